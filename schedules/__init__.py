@@ -1,0 +1,1 @@
+"""When the bot speaks: models, sessions, schedule import, reminder planning and dispatch."""

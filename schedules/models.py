@@ -1,0 +1,262 @@
+"""Database models: clinics, patients and their consent, the message audit log, staff alerts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC that refuses naive datetimes and always reads back aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert an aware datetime to UTC; refuse a naive one."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime given where a timezone-aware one is required")
+        value = value.astimezone(UTC)
+        # SQLite keeps no offset; store the UTC wall clock so comparisons stay lexical.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Return the stored time as an aware UTC datetime."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """Return the current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with stable constraint names for Alembic."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+    }
+
+
+class Direction(StrEnum):
+    """Which way a text travelled."""
+
+    INBOUND = "in"
+    OUTBOUND = "out"
+
+
+class Purpose(StrEnum):
+    """Why an outbound text was sent."""
+
+    REPLY = "reply"
+    PAGE = "page"
+    REMINDER = "reminder"
+
+
+class MessageStatus(StrEnum):
+    """Lifecycle of a text in the audit log; outbound statuses follow Twilio's."""
+
+    RECEIVED = "received"
+    REPLIED = "replied"  # answered in TwiML: Twilio sends it, we never see its SID
+    PENDING = "pending"  # stored, not yet handed to the sender
+    CLAIMED = "claimed"  # about to be handed to the sender; stale means the outcome is unknown
+    UNKNOWN = "unknown"  # a crash or timeout left us not knowing whether it went out
+    ACCEPTED = "accepted"
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    READ = "read"
+    PARTIALLY_DELIVERED = "partially_delivered"
+
+
+# How far along Twilio's lifecycle a status is; callbacks only ever move a text forward.
+STATUS_RANK: dict[str, int] = {
+    MessageStatus.CLAIMED: 0,
+    MessageStatus.UNKNOWN: 0,
+    MessageStatus.ACCEPTED: 1,
+    MessageStatus.SCHEDULED: 1,
+    MessageStatus.QUEUED: 2,
+    MessageStatus.SENDING: 3,
+    MessageStatus.SENT: 4,
+    MessageStatus.PARTIALLY_DELIVERED: 5,
+    MessageStatus.DELIVERED: 6,
+    MessageStatus.UNDELIVERED: 6,
+    MessageStatus.FAILED: 6,
+    MessageStatus.CANCELED: 6,
+    MessageStatus.READ: 7,
+}
+
+
+class ConsentChange(StrEnum):
+    """Entries in a patient's consent history."""
+
+    CONSENT = "consent"
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"
+
+
+class AlertKind(StrEnum):
+    """Why staff are alerted, most urgent first."""
+
+    CRISIS = "crisis"
+    EMERGENCY = "emergency"
+    LOW_CHECKIN = "low_checkin"
+    CALL_BACK = "call_back"
+    RESCHEDULE = "reschedule"
+    OPTED_OUT_WITH_VISIT = "opted_out_with_visit"
+    UNUSABLE_NUMBER = "unusable_number"
+    SEND_FAILED = "send_failed"
+
+
+class Clinic(Base):
+    """A clinic: the number patients text, the number they call, its time zone and on-call line."""
+
+    __tablename__ = "clinics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    sms_number: Mapped[str] = mapped_column(String(20), unique=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    timezone: Mapped[str] = mapped_column(String(64))
+    oncall_number: Mapped[str | None] = mapped_column(String(20))
+    hours: Mapped[str] = mapped_column(String(120), default="Mon-Fri 9:00 AM-5:00 PM")
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    patients: Mapped[list[Patient]] = relationship(back_populates="clinic")
+
+
+class Patient(Base):
+    """Someone who texts a clinic's number or is on its schedule, with consent and opt-out state."""
+
+    __tablename__ = "patients"
+    __table_args__ = (UniqueConstraint("clinic_id", "phone"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
+    phone: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str | None] = mapped_column(String(120))
+    language: Mapped[str] = mapped_column(String(2), default="en")
+    consent_at: Mapped[datetime | None]
+    consent_method: Mapped[str | None] = mapped_column(String(32))
+    consent_number: Mapped[str | None] = mapped_column(String(20))
+    opted_out: Mapped[bool] = mapped_column(default=False)
+    opted_out_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    clinic: Mapped[Clinic] = relationship(back_populates="patients")
+    consent_events: Mapped[list[ConsentEvent]] = relationship(
+        back_populates="patient", order_by="ConsentEvent.id"
+    )
+
+    @property
+    def may_receive_scheduled_texts(self) -> bool:
+        """Return whether reminders may be sent: consent recorded and not opted out."""
+        return self.consent_at is not None and not self.opted_out
+
+
+class ConsentEvent(Base):
+    """One change in a patient's consent: given, opted out, opted back in; kept forever."""
+
+    __tablename__ = "consent_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    change: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(32))
+    words: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    patient: Mapped[Patient] = relationship(back_populates="consent_events")
+
+
+class Message(Base):
+    """The audit log: every text in and out, and the outbox for texts not yet sent."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_patient_direction_created", "patient_id", "direction", "created_at"),
+        Index("ix_messages_status_purpose", "status", "purpose"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="SET NULL"))
+    direction: Mapped[str] = mapped_column(String(3))
+    purpose: Mapped[str | None] = mapped_column(String(16))
+    twilio_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    from_number: Mapped[str] = mapped_column(String(32))
+    to_number: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text, default="")
+    num_media: Mapped[int] = mapped_column(Integer, default=0)
+    language: Mapped[str | None] = mapped_column(String(2))
+    classification: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[int | None]
+    error_message: Mapped[str | None] = mapped_column(String(255))
+    reply_to_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), index=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
+
+
+class Alert(Base):
+    """Something staff must look at, until someone acknowledges it."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_clinic_open", "clinic_id", "acknowledged_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(254))
+    acknowledged_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)

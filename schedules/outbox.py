@@ -1,0 +1,138 @@
+"""Outbound texts that are not reminders (pages to the on-call number): claim, send, record.
+
+A text is marked `claimed` in its own committed transaction before it is handed to the sender,
+and its outcome is recorded in another. A process that dies in between leaves it `claimed`
+with no SID; a sweep later marks it `unknown` for staff instead of sending it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from schedules.db import transaction
+from schedules.models import Message, MessageStatus, Purpose
+from schedules.phones import mask_phone
+from schedules.sender import Sender, SendError
+
+log = logging.getLogger("clinicbot.outbox")
+
+STALE_CLAIM_AFTER = timedelta(minutes=5)
+MAX_RETRYABLE_ATTEMPTS = 5
+
+
+def claim_message(session: Session, message_id: int, now: datetime) -> bool:
+    """Mark a pending outbound text as claimed; return whether this caller won it."""
+    result = session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.status == MessageStatus.PENDING)
+        .values(status=MessageStatus.CLAIMED, attempts=Message.attempts + 1, updated_at=now)
+    )
+    return result.rowcount == 1
+
+
+def send_claimed(
+    factory: sessionmaker[Session],
+    sender: Sender,
+    message_id: int,
+    now: datetime,
+    status_callback: str | None = None,
+) -> str:
+    """Hand one claimed text to the sender and record what happened; return the new status."""
+    with transaction(factory) as session:
+        message = session.get(Message, message_id)
+        if message is None:
+            return "missing"
+        to, body, from_number = message.to_number, message.body, message.from_number
+    outcome: dict[str, object]
+    try:
+        result = sender.send(
+            to=to, body=body, from_number=from_number, status_callback=status_callback
+        )
+    except SendError as exc:
+        outcome = _failure_outcome(exc, message_id, factory)
+    else:
+        outcome = {"status": result.status, "twilio_sid": result.sid, "sent_at": now}
+    with transaction(factory) as session:
+        session.execute(
+            update(Message).where(Message.id == message_id).values(updated_at=now, **outcome)
+        )
+    log.info(
+        "outbound text %s",
+        outcome["status"],
+        extra={"message_id": message_id, "to": mask_phone(to), "status": outcome["status"]},
+    )
+    return str(outcome["status"])
+
+
+def _failure_outcome(
+    exc: SendError, message_id: int, factory: sessionmaker[Session]
+) -> dict[str, object]:
+    """Return the columns that record a sender error."""
+    with transaction(factory) as session:
+        attempts = session.scalar(select(Message.attempts).where(Message.id == message_id)) or 0
+    if exc.retryable and attempts < MAX_RETRYABLE_ATTEMPTS:
+        status = MessageStatus.PENDING
+    elif exc.uncertain:
+        # It may have gone out: never send it again blindly.
+        status = MessageStatus.UNKNOWN
+    else:
+        status = MessageStatus.FAILED
+    return {"status": status, "error_code": exc.code, "error_message": exc.message[:255]}
+
+
+def send_now(
+    factory: sessionmaker[Session],
+    sender: Sender,
+    message_ids: Iterable[int],
+    now: datetime,
+    status_callback: str | None = None,
+) -> dict[int, str]:
+    """Claim and send each pending text; return the status each ended in (skipped if taken)."""
+    statuses: dict[int, str] = {}
+    for message_id in message_ids:
+        with transaction(factory) as session:
+            won = claim_message(session, message_id, now)
+        statuses[message_id] = (
+            send_claimed(factory, sender, message_id, now, status_callback) if won else "skipped"
+        )
+    return statuses
+
+
+def sweep_pages(
+    factory: sessionmaker[Session],
+    sender: Sender,
+    now: datetime,
+    grace: timedelta = timedelta(seconds=30),
+    status_callback: str | None = None,
+) -> dict[int, str]:
+    """Send pages the web process did not get to, and mark stale claims as unknown."""
+    with transaction(factory) as session:
+        session.execute(
+            update(Message)
+            .where(
+                Message.purpose == Purpose.PAGE,
+                Message.status == MessageStatus.CLAIMED,
+                Message.twilio_sid.is_(None),
+                Message.updated_at < now - STALE_CLAIM_AFTER,
+            )
+            .values(status=MessageStatus.UNKNOWN, updated_at=now)
+        )
+        due = list(
+            session.scalars(
+                select(Message.id)
+                .where(
+                    Message.purpose == Purpose.PAGE,
+                    Message.status == MessageStatus.PENDING,
+                    # updated_at moves on each retryable failure, so retries back off too.
+                    func.coalesce(Message.updated_at, Message.created_at) <= now - grace,
+                )
+                .order_by(Message.id)
+                .limit(100)
+            )
+        )
+    return send_now(factory, sender, due, now, status_callback)

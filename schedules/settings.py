@@ -1,0 +1,73 @@
+"""Per-clinic settings: their defaults, types and validation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One clinic setting: its type, default, allowed range and meaning."""
+
+    kind: type
+    default: Any
+    help: str
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+SETTINGS: dict[str, SettingSpec] = {
+    "twilio_handles_opt_out": SettingSpec(
+        bool,
+        True,
+        "Twilio answers STOP/START itself on this number (its default on long codes), "
+        "so the bot records the change and stays silent. Set false for numbers without it.",
+    ),
+    "reply_cap_count": SettingSpec(
+        int, 8, "Most replies one number gets inside the reply-cap window.", 1, 1000
+    ),
+    "reply_cap_window_minutes": SettingSpec(
+        int, 10, "Length of the reply-cap window in minutes.", 1, 24 * 60
+    ),
+    "content_dir": SettingSpec(
+        str, "", "Folder with the clinic's own en.toml/es.toml snippet overrides."
+    ),
+}
+
+
+class InvalidSetting(ValueError):
+    """A setting name or value the clinic cannot use."""
+
+
+def parse_setting(key: str, raw: str) -> Any:
+    """Convert a command-line value for key to its typed, validated value."""
+    spec = SETTINGS.get(key)
+    if spec is None:
+        raise InvalidSetting(f"unknown setting {key!r}; known: {', '.join(sorted(SETTINGS))}")
+    if spec.kind is bool:
+        lowered = raw.strip().lower()
+        if lowered in ("true", "yes", "1", "on"):
+            return True
+        if lowered in ("false", "no", "0", "off"):
+            return False
+        raise InvalidSetting(f"{key} must be true or false, not {raw!r}")
+    if spec.kind is int:
+        try:
+            value = int(raw)
+        except ValueError as exc:
+            raise InvalidSetting(f"{key} must be a whole number, not {raw!r}") from exc
+        if spec.minimum is not None and value < spec.minimum:
+            raise InvalidSetting(f"{key} must be at least {spec.minimum}")
+        if spec.maximum is not None and value > spec.maximum:
+            raise InvalidSetting(f"{key} must be at most {spec.maximum}")
+        return value
+    return raw
+
+
+def effective_settings(stored: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Return every setting, the clinic's stored value or the default."""
+    values = {key: spec.default for key, spec in SETTINGS.items()}
+    values.update({k: v for k, v in (stored or {}).items() if k in SETTINGS})
+    return values
