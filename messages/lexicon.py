@@ -1,0 +1,955 @@
+"""Word lists the inbound-text matcher checks before the phrasebook: safety, consent, visits.
+
+Phrases are written as people type them; the matcher folds case, accents and apostrophes, so
+"don't" also matches "dont" and "DONT". A lone "*" stands for at most one extra word ("want to *
+die" matches "want to die" and "want to just die"). Lists are keyed by language: "en", "es", or
+"any" for words that say nothing about the language.
+"""
+
+from __future__ import annotations
+
+from messages.intents import AppointmentAction
+
+Phrases = dict[str, tuple[str, ...]]
+
+
+def _words(text: str) -> frozenset[str]:
+    """Return the whitespace-separated words of text as a set."""
+    return frozenset(text.split())
+
+
+# Suicide, wanting to die, self-harm, overdose and method words, checked first, anywhere in the
+# text. CARE.md: err toward false alarms, so ambiguous despair ("i can't do this anymore") is in.
+CRISIS: Phrases = {
+    "any": ("od", "kms"),
+    "en": (
+        "suicide",
+        "suicidal",
+        "kill myself",
+        "killing myself",
+        "end myself",
+        "unalive",
+        "unalive myself",
+        "want to * die",
+        "wanting to die",
+        "want to be dead",
+        "wish i * die",
+        "wish i was dead",
+        "wish i were dead",
+        "wish i was never born",
+        "wish i wasnt alive",
+        "ready to die",
+        "going to die",
+        "deserve to die",
+        # "I'm dying" after an infusion may be panic or a medical problem; the crisis reply covers
+        # 911 too, so it is caught here rather than left to the topic matcher. Idioms are masked.
+        "im dying",
+        "i am dying",
+        "feel like im dying",
+        "end my life",
+        "end my own life",
+        "ending my life",
+        "take my life",
+        "take my own life",
+        "taking my life",
+        "end it all",
+        "ending it all",
+        "end things",
+        "ending things",
+        "want it to end",
+        "want it all to end",
+        "dont want to live",
+        "dont want to be alive",
+        "dont want to exist",
+        "dont want to be here",
+        "dont want to wake up",
+        "dont want to go on",
+        "dont deserve to live",
+        "never wake up",
+        "want to sleep forever",
+        "better off dead",
+        "better off without me",
+        "no reason to live",
+        "no reason to keep living",
+        "nothing to live for",
+        "no point in living",
+        "no point living",
+        "what is the point of living",
+        "not worth living",
+        "tired of living",
+        "tired of life",
+        "done with life",
+        "done with living",
+        "give up on life",
+        "giving up on life",
+        "cant do this anymore",
+        "cant do it anymore",
+        "cant take it anymore",
+        "cant take this anymore",
+        "cant go on",
+        "cant keep going",
+        "cant live like this",
+        "dont want to do this anymore",
+        "hate my life",
+        "hate being alive",
+        "hate myself",
+        "nobody would miss me",
+        "no one would miss me",
+        "nobody would care if i",
+        "no one would care if i",
+        "im a burden",
+        "burden to everyone",
+        "life is pointless",
+        "life is meaningless",
+        "want to disappear",
+        "disappear forever",
+        "plan to end it",
+        "going to end it",
+        "kill me now",
+        "please kill me",
+        "just kill me",
+        "someone kill me",
+        "hurt myself",
+        "hurting myself",
+        "harm myself",
+        "harming myself",
+        "self harm",
+        "self harming",
+        "selfharm",
+        "cut myself",
+        "cutting myself",
+        "cutting",
+        "burn myself",
+        "burning myself",
+        "slit my wrists",
+        "slit my wrist",
+        "cut my wrists",
+        "hang myself",
+        "hanging myself",
+        "jump off a bridge",
+        "jump off a building",
+        "jump off the bridge",
+        "jump off the roof",
+        "jump in front of",
+        "shoot myself",
+        "gun to my head",
+        "bought a gun",
+        "got a gun",
+        "have a gun",
+        "loaded gun",
+        "goodbye letter",
+        "goodbye letters",
+        "goodbye note",
+        "overdose",
+        "overdosed",
+        "overdosing",
+        "took all my pills",
+        "took all of my pills",
+        "took all my meds",
+        "took all my medication",
+        "took too many pills",
+        "took too many",
+        "took a bunch of pills",
+        "took the whole bottle",
+        "whole bottle of pills",
+        "swallowed * pills",
+        "goodbye forever",
+        "this is goodbye",
+        "final goodbye",
+        # Urgency added to "help": a plain "help me" stays the HELP topic (it names 988 and 911).
+        "someone help me",
+        "somebody help me",
+        "i need help now",
+        "i need help right now",
+    ),
+    "es": (
+        "suicidio",
+        "suicidarme",
+        "suicidar",
+        "suicida",
+        "matarme",
+        "me quiero matar",
+        "me voy a matar",
+        "quiero morir",
+        "quiero morirme",
+        "me quiero morir",
+        "quisiera morirme",
+        "quisiera estar muerto",
+        "quisiera estar muerta",
+        "morirme",
+        "me estoy muriendo",
+        "me voy a morir",
+        "me muero",
+        "no quiero vivir",
+        "no quiero seguir viviendo",
+        "quitarme la vida",
+        "acabar con mi vida",
+        "terminar con mi vida",
+        "acabar con todo",
+        "terminar con todo",
+        "hacerme dano",
+        "lastimarme",
+        "herirme",
+        "cortarme",
+        "me corto",
+        "me estoy cortando",
+        # "Me corté" is also a kitchen accident; CARE.md prefers the false alarm.
+        "me corte",
+        "cortarme las venas",
+        "autolesion",
+        "autolesionarme",
+        "sobredosis",
+        "me tome todas las pastillas",
+        "tome todas las pastillas",
+        "me tome todas mis pastillas",
+        "me tome muchas pastillas",
+        "tome demasiadas pastillas",
+        "me tome todo el frasco",
+        "todo el frasco",
+        "ya no aguanto",
+        "no aguanto mas",
+        "ya no puedo mas",
+        "no puedo mas",
+        "mejor muerto",
+        "mejor muerta",
+        "no vale la pena vivir",
+        "no tengo razon para vivir",
+        "no tengo por que vivir",
+        "cansado de vivir",
+        "cansada de vivir",
+        "la vida no vale",
+        "quiero desaparecer",
+        "desaparecer para siempre",
+        "soy una carga",
+        "ahorcarme",
+        "colgarme",
+        "tirarme de un puente",
+        "tirarme del puente",
+        "aventarme",
+        "dispararme",
+        "pegarme un tiro",
+        "adios para siempre",
+    ),
+}
+
+# Crisis words that people run into longer tokens ("imsuicidal", "#overdose"); found with a partial
+# fuzzy match inside long unknown tokens.
+CRISIS_STEMS: tuple[str, ...] = (
+    "suicide",
+    "suicidal",
+    "killmyself",
+    "overdose",
+    "selfharm",
+    "suicidio",
+    "suicidarme",
+    "sobredosis",
+    "matarme",
+)
+
+# Idioms that contain a crisis or emergency phrase but are clearly benign; they are blanked out
+# before those checks. Keep this list short: CARE.md prefers a false alarm to a missed crisis.
+BENIGN: Phrases = {
+    "en": (
+        "dying to know",
+        "dying to see",
+        "dying to try",
+        "dying to hear",
+        "dying to meet",
+        "dying to get",
+        "dying to go",
+        "dying laughing",
+        "dying of laughter",
+        "dying of boredom",
+        "to die for",
+        "killing it",
+        "killed it",
+        "phone is dying",
+        "phone dying",
+        "battery is dying",
+        "battery dying",
+        "cutting back",
+        "cutting down",
+        "cutting out",
+        "cutting it close",
+        "cutting my hair",
+        "cutting hair",
+        "cutting the grass",
+        "cutting the lawn",
+        "cutting coupons",
+        "cutting edge",
+        "cut myself shaving",
+        "cut myself cooking",
+        # A screen, link or message, not eyesight.
+        "cant see why",
+        "cant see how",
+        "cant see my appointment",
+        "cant see the appointment",
+        "cant see the link",
+        "cant see the message",
+        "cant see your message",
+        "cant see the time",
+        # Not the ride we asked about.
+        "driving me crazy",
+        "driving me nuts",
+        "driving me insane",
+        "driving me up the wall",
+    ),
+    "es": (
+        "me muero de ganas",
+        "me muero por",
+        "me muero de risa",
+        "me muero de hambre",
+        "me muero de sueno",
+        "me muero de frio",
+        "me muero de calor",
+        "me muero de la verguenza",
+        "cortarme el pelo",
+        "cortarme el cabello",
+        "cortarme las unas",
+        "me corto el pelo",
+        "me corte el pelo",
+        "me corte el cabello",
+        "me corte las unas",
+        "me corte el dedo",
+        "me corte cocinando",
+        "no puedo ver mi cita",
+        "no puedo ver el mensaje",
+        "no puedo ver el enlace",
+    ),
+}
+
+# Medical emergencies (CARE.md "Call 911"). A plain "headache" or "blurry vision" is a side effect
+# and is left to the SIDE EFFECTS topic; only severe or sudden ones are here.
+EMERGENCY: Phrases = {
+    "en": (
+        "chest pain",
+        "chest pains",
+        "pain in my chest",
+        "chest hurts",
+        "chest is hurting",
+        "chest is tight",
+        "tight chest",
+        "chest tightness",
+        "chest pressure",
+        "pressure in my chest",
+        "heart attack",
+        "cant breathe",
+        "cant breath",
+        "couldnt breathe",
+        "unable to breathe",
+        "trouble breathing",
+        "difficulty breathing",
+        "hard to breathe",
+        "hard to breath",
+        "struggling to breathe",
+        "short of breath",
+        "shortness of breath",
+        "not breathing",
+        "stopped breathing",
+        "cant catch my breath",
+        "choking",
+        "seizure",
+        "seizures",
+        "seizing",
+        "convulsing",
+        "convulsions",
+        "fainted",
+        "fainting",
+        "feel faint",
+        "passed out",
+        "passing out",
+        # Not a bare "pass out": "will I pass out during the infusion?" is a question, not an event.
+        "going to pass out",
+        "about to pass out",
+        "might pass out",
+        "could pass out",
+        "blacked out",
+        "blacking out",
+        "unconscious",
+        "unresponsive",
+        "severe * headache",
+        "worst * headache",
+        "extreme headache",
+        "excruciating headache",
+        "unbearable headache",
+        "sudden * headache",
+        "headache is severe",
+        "headache is unbearable",
+        "lost my vision",
+        "lost vision",
+        "losing my vision",
+        "loss of vision",
+        "vision loss",
+        "went blind",
+        "going blind",
+        "cant see",
+        "throat swelling",
+        "throat is swelling",
+        "swelling throat",
+        "throat swollen",
+        "throat is swollen",
+        "swollen throat",
+        "throat is closing",
+        "throat closing",
+        "face swelling",
+        "face is swelling",
+        "swollen face",
+        "face is swollen",
+        "tongue swelling",
+        "swollen tongue",
+        "lips swelling",
+        "swollen lips",
+        "allergic reaction",
+        "anaphylaxis",
+        "cant wake * up",
+        "cant wake him",
+        "cant wake her",
+        "cant wake them",
+        "wont wake up",
+        "hard to wake",
+        "difficult to wake",
+        "not waking up",
+        "stroke",
+        "face drooping",
+        "slurred speech",
+        "ambulance",
+        "called 911",
+        "calling 911",
+        "call 911 for me",
+        "please call 911",
+        "this is an emergency",
+        "its an emergency",
+        "it is an emergency",
+        "medical emergency",
+        "having an emergency",
+    ),
+    "es": (
+        "dolor de pecho",
+        "dolor en el pecho",
+        "me duele el pecho",
+        "presion en el pecho",
+        "ataque al corazon",
+        "infarto",
+        "no puedo respirar",
+        "no puede respirar",
+        "me cuesta respirar",
+        "dificultad para respirar",
+        "me falta el aire",
+        "falta de aire",
+        "me ahogo",
+        "convulsion",
+        "convulsiones",
+        "convulsionando",
+        "me desmaye",
+        "se desmayo",
+        "desmayo",
+        "desmayado",
+        "desmayada",
+        "me voy a desmayar",
+        "perdi el conocimiento",
+        "perdio el conocimiento",
+        "inconsciente",
+        "dolor de cabeza muy fuerte",
+        "dolor de cabeza fuerte",
+        "dolor de cabeza terrible",
+        "peor dolor de cabeza",
+        "no puedo ver",
+        "perdi la vista",
+        "no veo nada",
+        "se me hincha la garganta",
+        "se me esta hinchando la garganta",
+        "garganta hinchada",
+        "se me cierra la garganta",
+        "se me hincha la cara",
+        "cara hinchada",
+        "lengua hinchada",
+        "no puedo despertarlo",
+        "no puedo despertarla",
+        "no despierta",
+        "no reacciona",
+        "derrame cerebral",
+        "ambulancia",
+        "llame al 911",
+        # Not "es una emergencia": "que es una emergencia" asks the URGENT topic.
+        "esto es una emergencia",
+        "tengo una emergencia",
+        "emergencia medica",
+    ),
+}
+
+# Whole messages that are an emergency on their own (a bare "EMERGENCY" errs toward the alarm).
+EMERGENCY_WHOLE: Phrases = {
+    "any": ("911",),
+    "en": ("emergency", "help 911"),
+    "es": ("emergencia",),
+}
+
+# Twilio's default keywords (TWILIO.md), matched on the whole message only, any case, with
+# surrounding whitespace and ASCII punctuation ignored: Twilio has then already acted on them.
+CARRIER_OPT_OUT: frozenset[str] = frozenset(
+    {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"}
+)
+CARRIER_OPT_IN: frozenset[str] = frozenset({"start", "yes", "unstop"})
+CARRIER_HELP: frozenset[str] = frozenset({"help", "info"})
+
+# Opt-out in other words (US rules since April 2025), as the whole message. Words that are common
+# inside sentences ("para" is "for", "stop" is in "when do I stop eating") only count alone.
+OPT_OUT_WHOLE: Phrases = {
+    "any": (*sorted(CARRIER_OPT_OUT), "stop all", "stop stop", "opt out"),
+    "en": (
+        "please stop",
+        "stop please",
+        "stop it",
+        "stop now",
+        "i quit",
+        "no more",
+        "unsubscribe me",
+        "remove me",
+        "remove",
+        "leave me alone",
+    ),
+    "es": ("baja", "para", "alto", "basta", "cancelar", "parar", "ya basta", "no mas"),
+}
+
+# Opt-out in other words, anywhere in the message.
+OPT_OUT: Phrases = {
+    "en": (
+        "stop texting",
+        "stop * texts",
+        "stop text",
+        "stop messaging",
+        "stop * messages",
+        "stop message",
+        "stop sending",
+        "stop contacting",
+        "stop * reminders",
+        "remove me from",
+        "take me off",
+        "unsubscribe",
+        "unsub",
+        "opt me out",
+        "opt out of",
+        "dont text",
+        "dont message",
+        "dont contact",
+        "dont send me * texts",
+        "dont send me * messages",
+        "dont send * texts",
+        "no more texts",
+        "no more text messages",
+        "no more messages",
+        "no more reminders",
+        "cancel * texts",
+        "cancel * messages",
+        "cancel my subscription",
+        "lose my number",
+    ),
+    "es": (
+        "no me envien",
+        "no me manden",
+        "no me escriban",
+        "no me mande",
+        "no me envie",
+        "ya no quiero mensajes",
+        "ya no quiero recibir",
+        "no quiero recibir",
+        "no quiero mas mensajes",
+        "no mas mensajes",
+        "darme de baja",
+        "dar de baja",
+        "denme de baja",
+        "dame de baja",
+        "dejen de enviarme",
+        "dejen de mandarme",
+        "dejen de escribirme",
+        "deja de enviarme",
+        "deja de mandarme",
+        "eliminenme",
+        "borrenme",
+        "sacame de la lista",
+        "sacarme de la lista",
+        "quitenme de la lista",
+    ),
+}
+
+OPT_IN_WHOLE: Phrases = {
+    "any": tuple(sorted(CARRIER_OPT_IN)),
+    "en": ("subscribe", "resubscribe", "opt in", "optin", "start again"),
+    # "SI" mirrors Twilio's YES for Spanish speakers; it is not a carrier keyword.
+    "es": ("si", "alta", "comenzar", "empezar", "reanudar", "suscribir", "suscribirme"),
+}
+
+OPT_IN: Phrases = {
+    "en": (
+        "start texting",
+        "start * texts",
+        "start sending",
+        "start * messages",
+        "resubscribe",
+        "re subscribe",
+        "opt back in",
+        "opt me in",
+        "opt in again",
+        "sign me up again",
+        "text me again",
+        "message me again",
+        "resume texts",
+        "resume messages",
+        "subscribe me",
+    ),
+    "es": (
+        "quiero recibir mensajes",
+        "volver a recibir",
+        "darme de alta",
+        "dar de alta",
+        "volver a suscribirme",
+        "reanudar mensajes",
+        "envienme mensajes otra vez",
+    ),
+}
+
+# Check-in answers (1 very poor .. 5 very well), only while a check-in awaits an answer.
+SCORE_WORDS: dict[str, int] = {
+    "1": 1,
+    "2": 2,
+    "3": 3,
+    "4": 4,
+    "5": 5,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "uno": 1,
+    "dos": 2,
+    "tres": 3,
+    "cuatro": 4,
+    "cinco": 5,
+}
+
+# Words that may surround a check-in number and leave it a score ("it's a 3", "5 thanks").
+SCORE_FILLERS: frozenset[str] = _words(
+    """
+    a an i im its it is id say would about around like maybe probably prob guess solid
+    feel feeling am at my score rating rate number today thanks thank you ty ok okay
+    star stars out of please so um hmm just
+    un una es diria como mas o menos tal vez quizas gracias hoy me siento mi puntuacion
+    numero estoy en yo le doy
+    """
+)
+
+# After a leading check-in digit these make it a quantity, not a score ("2 hours before?", "3 pm").
+SCORE_UNITS: frozenset[str] = _words(
+    """
+    am pm oclock h hr hrs hour hours min mins minute minutes day days week weeks month months
+    time times pill pills mg ml session sessions more less or to and of x people
+    horas hora minutos dias semanas meses veces pastillas sesiones mas menos y o a de
+    """
+)
+
+# Courtesy words around a whole-message keyword ("NEXT please", "C thanks", "STOP por favor").
+POLITE: frozenset[str] = _words(
+    """
+    please pls thanks thx ty ok okay hi hello hey sorry por favor gracias hola porfavor
+    """
+)
+
+# Appointment words (INTERFACE.md) checked in this order, so "call me to reschedule" is R.
+APPOINTMENT_ORDER: tuple[AppointmentAction, ...] = (
+    AppointmentAction.RESCHEDULE,
+    AppointmentAction.CALL,
+    AppointmentAction.RIDE,
+    AppointmentAction.CONFIRM,
+    AppointmentAction.NEXT,
+)
+
+# Whole-message forms. "C" and "R" only ever count alone; CANCEL and YES never appear: they are
+# consent words (TWILIO.md).
+APPOINTMENT_WHOLE: dict[AppointmentAction, Phrases] = {
+    AppointmentAction.NEXT: {
+        "en": ("next", "next one", "appointment", "my appointment", "when"),
+        "es": ("proxima", "proximo", "siguiente", "cita", "mi cita", "proxima cita"),
+    },
+    AppointmentAction.CONFIRM: {
+        "any": ("c",),
+        "en": (
+            "confirm",
+            "confirmed",
+            "confirming",
+            "i confirm",
+            "confirm appointment",
+            "confirm my appointment",
+        ),
+        "es": ("confirmo", "confirmar", "confirmado", "confirmada", "confirmo mi cita"),
+    },
+    AppointmentAction.RESCHEDULE: {
+        "any": ("r",),
+        "en": ("reschedule", "resched"),
+        "es": ("reprogramar", "reagendar", "cambiar", "cambiar cita"),
+    },
+    AppointmentAction.RIDE: {
+        "en": ("ride", "ride confirmed", "driver confirmed", "got a ride"),
+        "es": ("tengo conductor", "tengo chofer", "tengo quien me lleve"),
+    },
+    AppointmentAction.CALL: {
+        "en": ("call", "call me", "call back", "callback"),
+        "es": ("llamar", "llamada", "llamame", "llamenme", "llameme"),
+    },
+}
+
+# Anywhere in the message. No "call 911" here: "when should I call 911" is the URGENT topic.
+APPOINTMENT: dict[AppointmentAction, Phrases] = {
+    AppointmentAction.RESCHEDULE: {
+        "en": (
+            "reschedule",
+            "rescheduling",
+            "re schedule",
+            "move my appointment",
+            "move the appointment",
+            "change my appointment",
+            "change the appointment",
+            "change appointment",
+            "different time",
+            "different day",
+            "another time",
+            "another day",
+            "cant make it",
+            "wont make it",
+            "cant come",
+            "push back my appointment",
+            # Inside a sentence "cancel" is about the visit, not consent (the bare word is
+            # Twilio's opt-out): staff get a reschedule request and can cancel it themselves.
+            "cancel my appointment",
+            "cancel the appointment",
+            "cancel my appt",
+            "cancel my session",
+            "cancel my visit",
+            "need to cancel",
+            "have to cancel",
+            "want to cancel",
+            "can i cancel",
+        ),
+        "es": (
+            "cambiar cita",
+            "cambiar mi cita",
+            "cambiar la cita",
+            "mover mi cita",
+            "mover la cita",
+            "reprogramar",
+            "reagendar",
+            "otro dia",
+            "otra fecha",
+            "otra hora",
+            "no puedo ir",
+            "no voy a poder ir",
+            "no podre ir",
+            "no puedo asistir",
+            "cancelar mi cita",
+            "cancelar la cita",
+            "necesito cancelar",
+        ),
+    },
+    AppointmentAction.CALL: {
+        "en": (
+            "call me",
+            "call me back",
+            "give me a call",
+            "can someone call",
+            "could someone call",
+            "someone call me",
+            "can you call",
+            "could you call",
+            "please call",
+            "need a call",
+            "call back",
+            "talk to someone",
+            "speak to someone",
+            "speak with someone",
+            "talk to a person",
+            "talk to a real person",
+            "talk to a nurse",
+            "speak to a nurse",
+            "talk to the doctor",
+        ),
+        "es": (
+            "llamenme",
+            "llamame",
+            "llameme",
+            "me pueden llamar",
+            "me puede llamar",
+            "pueden llamarme",
+            "puede llamarme",
+            "quiero hablar con alguien",
+            "necesito hablar con alguien",
+            "hablar con una persona",
+            "hablar con la enfermera",
+        ),
+    },
+    AppointmentAction.RIDE: {
+        "en": (
+            "have a ride",
+            "got a ride",
+            "have a driver",
+            "got a driver",
+            "my driver is confirmed",
+            "driver is confirmed",
+            "ride is confirmed",
+            "ride is set",
+            "driver is set",
+            "have someone to drive me",
+            "someone is driving me",
+            "someone will drive me",
+            "is driving me",
+            "will drive me home",
+            "is picking me up",
+        ),
+        "es": (
+            "tengo quien me lleve",
+            "tengo quien me recoja",
+            "tengo conductor",
+            "tengo chofer",
+            "tengo transporte",
+            "me va a llevar",
+            "me lleva",
+            "me recoge",
+        ),
+    },
+    AppointmentAction.CONFIRM: {
+        "en": (
+            "i confirm",
+            "ill be there",
+            "i will be there",
+            "confirming my appointment",
+        ),
+        "es": ("confirmo", "ahi estare", "alli estare", "si voy a ir", "si asistire"),
+    },
+    AppointmentAction.NEXT: {
+        "en": (
+            "next appointment",
+            "next session",
+            "next visit",
+            "next treatment",
+            "next infusion",
+            "when is my appointment",
+            "when is my session",
+            "when is my next",
+            "what time is my appointment",
+            "what day is my appointment",
+            "my appointment time",
+            "appointment time",
+            "do i have an appointment",
+            "when am i scheduled",
+            "when do i come in",
+        ),
+        "es": (
+            "proxima cita",
+            "proxima sesion",
+            "cuando es mi cita",
+            "cuando es mi proxima",
+            "a que hora es mi cita",
+            "que dia es mi cita",
+            "tengo cita",
+        ),
+    },
+}
+
+# A negation just before an R, CALL, RIDE or C phrase turns it around ("I don't have a ride").
+NEGATIONS: frozenset[str] = frozenset(
+    {"dont", "not", "no", "never", "cant", "havent", "wont", "didnt", "doesnt", "nunca", "sin"}
+)
+
+# Whole messages that say nothing about the language: carrier keywords, C, R, MENU.
+UNIVERSAL: frozenset[str] = frozenset(
+    CARRIER_OPT_OUT | CARRIER_OPT_IN | CARRIER_HELP | {"menu", "c", "r", "ok", "okay", "911"}
+)
+
+# Words only one of the two languages uses; shared ones ("a", "me", "no") are left out.
+LANGUAGE_MARKERS: dict[str, frozenset[str]] = {
+    "en": _words(
+        """
+        i im its my the is are what when where how why who can you your do does dont cant to and of
+        have need want please after before with should will it this that be am was feel just
+        thanks thank hi hello an for on at in if am been about get got one two three four five
+        eat drive sick would could there they we our any some really today feeling very not but
+        like know going good great late sorry running
+        """
+    ),
+    "es": _words(
+        """
+        quiero puedo tengo necesito estoy esta estan siento cuando donde como que cuanto cuantas
+        cuantos despues antes mas muy pero porque por para gracias hola buenos buenas dias tardes
+        noches usted ustedes cita manana hoy ayer hacer favor mis mi tu su yo nos una los las el
+        la del al lo le se ya bien mal dolor pastillas todo todas nada es son de en con tambien
+        debo hora uno dos tres cuatro cinco si sesion sesiones
+        """
+    ),
+}
+
+# Function and generic words: they weigh little when scoring topic phrasings, so "i" and "can"
+# never decide between topics.
+TOPIC_STOPWORDS: frozenset[str] = _words(
+    """
+    i me my a an the is it its to do does did can could should would will what when where how who
+    why this that be am are was of in on at for with about and or you your we our they need want
+    have has get go going feel feeling time long many much come there any some im so if just
+    call help
+    que es este esta el la los las de del a al mi me se un una y o con por para puedo como cuando
+    cuanto cuantas cuantos cada hora debo tomar siento hace necesito tengo seguro segura quien
+    back good better day today tomorrow take make know think still really home getting these
+    someone something goes thing hour hours minutes more
+    """
+)
+
+# Real words one typo away from a vocabulary word. They are never spell-corrected, so "woke" does
+# not become "wake" ("I never woke up" is not "never wake up") and "diet" does not become "die".
+COMMON_WORDS: frozenset[str] = _words(
+    """
+    a about above after again against all ally almost alone along already also always am among
+    an and another any anyone anything are area around as ask asked at attach auto away back bad
+    bake bank barn be because been before being below bench best better between big bill bind
+    bit bitter blend blink blocked blond body book bore both bride bring bury but butter buy by
+    cake calm came can canceled cancelled cancer car card care cars cart case cast cat cell cent
+    chances channel chant cheat chess city class clear close coin cold come cone confined
+    conform cool corn could cult cute dad day days deaf deal dean dear deed dent dice did died
+    dies diet dime dine dire do doctor does doing done door dope dot dove down doze dread dried
+    drone drove drying during dyeing each early easy eating either else end enough even ever
+    every exit eye faced faces fact fade fake fall fame family far fare fast fate father fee
+    feed feel fees feet fell felt few fill find fine fire first fist five fold font food fool
+    foot for ford fork form fort found four free friend from frost fuel full game gave get girl
+    give go god going good got great group had hair half ham hand happy hard has have he head
+    heal heap heard hearts heat held hell hemp her herb herd here hero hers high him hire his
+    hold home hope hot hour hours house how hung hunt hunting hut idea if in into is it its job
+    just keen keep kid kilo kind knew know last late later least left less let lie lies life
+    lift like liking lime line lining list little live long look loot lost lot lots love loving
+    made major make man many mask mass may me mean media men might mind mine miss mom money more
+    most mother move much must my name near neat need nest never new newer news next nice night
+    no none nor not note nothing noting now numb of off often oh ok okay old on once one only
+    open or order other our out over overdo overdoes overdoing overdone own paid pail paint pair
+    pairs pan pans pant park part pass past pawn pay pear peer pen people person pick pins place
+    plain plan play point polls poor pork port pour print pulls put putting quiet quilt quite
+    quiz rain rather rato razor reached reaches read reads real really red remote removed
+    rescued resolve rest rice rid rider rides right rise room root rude run said same save saw
+    say school see seem seen sell selling send set she shelf shirt shop shore short shot should
+    shout show side since sit sizing sleep slip small smart smelling so some son soon sort
+    spelling split sport spot stare started stay step stepped still stomp stop story stow strike
+    such suit sure take tale talk talking tape team tell test tests than thank that the their
+    them then there these they thin thing think thinks this those though thought threat three
+    through thus tied till time tire to today toe told tone too took tool top tore town tried
+    try turn two under until up upon us use used value very via visa wage waist wait waiting
+    walk walking wall want war warm wars was wash watch water wave way we weak wear week weeks
+    well went were wet what when where which while who whole why wife will wind wired with woke
+    word wore work world would write year yes yet you young your
+    ahora algo alguien algun alla alli ano anos antes aqui asi aun bajo bien buena bueno cada
+    cama caminar caro carta casa cierre cierta cierto cinta citar clara comen comer comprar
+    comprarme confiar conforme contar contarme cortar corte corto cosa cual cuenta cuidado cura
+    dar dato decir dia dice dijo dolar donde ella ellos emplear entonces era eres esa ese eso
+    esos esperar esta este esto estos estoy falla flor fresco fue fuente gente gusta hacer hasta
+    hay hija hijo hola hombre hora hoy igual llamado llega llegue llevo luego mama mano mas masa
+    medico mejor menor menos mes mientras mismo momento mucha mucho muro muy nada nadar nadie ni
+    noche nos nosotros nota nuestro nunca otra otro padre paga pagar papa parte pasa pasar paso
+    pata pera pero poco por porque propina puede pues quieto rata ratos sabe saber seguir ser
+    sera sido siempre sin sobre solo son su sus tal tambien tan tanto te tener tenso tiempo tio
+    tipo toda todo todos tomo tono trabajo tu una uno usted vamos veces ver vez vida visto voy
+    ya
+    """
+)

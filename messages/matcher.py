@@ -1,0 +1,673 @@
+"""Classify an inbound SMS: crisis first, then emergency, consent, check-in, visit, topic."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
+
+from messages import lexicon
+from messages.intents import INFO_TOPICS, LANGUAGES, AppointmentAction, Intent, IntentKind
+from messages.normalize import bare, fold, normalize
+
+_WILD = "*"
+# One optional extra word, written before the next token's first character.
+_WILD_RE = r"(?:\S+ )?"
+# Spelling correction: a typo keeps its first letter and is one edit (OSA: a swap counts as one)
+# from a vocabulary word, two from a long non-safety word ("reschedual").
+_SHORT = 3
+_LONG = 7
+_CANDIDATES = 8
+_GUESS_MAX = 5
+_STEM_CUTOFF = 90.0
+_STEM_MIN = 8
+_JOIN_MIN = 7
+_JOIN_PART = 3  # "sesion es" must not become "sesiones"
+_CACHE_MAX = 20_000
+# Topic scoring.
+_COVER_MIN = 4.0  # content weight an out-of-order phrase needs ("drive ... after")
+_FUZZY_CUTOFF = 85.0
+_FUZZY_MAX_TOKENS = 6
+_STOPWORD_WEIGHT = 0.5
+_EXTRA_WORD_BONUS = 0.25
+_TIER_WEAK, _TIER_PHRASE, _TIER_EXACT = 1, 2, 3
+_NEGATION_WINDOW = 3
+# A crisis text's parts: "STOP. I want to die" opts out as well; "make it stop" does not.
+_CLAUSE = re.compile(r"[.!?;,\n]+")
+_SCORE_OUT_OF = re.compile(r"\b([1-5])\s*(?:/|out of|of|de|sobre)\s*5\b")
+_SCORE_LEADING = re.compile(r"^\W*([1-5])\s*[,.!:;)\-]+(?!\s*\d)")
+_NEGATED_ACTIONS = frozenset(
+    {
+        AppointmentAction.RESCHEDULE,
+        AppointmentAction.CALL,
+        AppointmentAction.RIDE,
+        AppointmentAction.CONFIRM,
+    }
+)
+
+Pattern = tuple[str, ...]
+
+
+def _pattern(phrase: str) -> Pattern:
+    """Return a lexicon phrase as tokens, with "*" kept as the one-word wildcard."""
+    tokens: list[str] = []
+    for index, part in enumerate(phrase.split(f" {_WILD} ")):
+        if index:
+            tokens.append(_WILD)
+        tokens.extend(normalize(part))
+    return tuple(tokens)
+
+
+def _language_of(group: str | None) -> str | None:
+    """Return the language a phrase list stands for, or None for the "any" list."""
+    return group if group in LANGUAGES else None
+
+
+class _Trie:
+    """Phrases folded into one prefix-sharing regex, so a miss costs about one character test."""
+
+    def __init__(self, patterns: Iterable[Pattern]) -> None:
+        self.root: dict[str, dict] = {}
+        for tokens in patterns:
+            node = self.root
+            for unit in self._units(tokens):
+                node = node.setdefault(unit, {})
+            node[""] = {}
+
+    @staticmethod
+    def _units(tokens: Pattern) -> list[str]:
+        """Return the characters of a pattern, the wildcard as one unit carrying its own space."""
+        units: list[str] = []
+        for index, token in enumerate(tokens):
+            if token == _WILD:
+                units.append(_WILD)
+                continue
+            units.extend(token)
+            if index + 1 < len(tokens):
+                units.append(" ")
+        return units
+
+    def regex(self) -> str:
+        """Return the regex source matching exactly the stored phrases."""
+        return self._node(self.root)
+
+    def _node(self, node: dict[str, dict]) -> str:
+        """Return the regex source for one trie node."""
+        ends = "" in node
+        branches = [
+            (_WILD_RE if unit == _WILD else re.escape(unit)) + self._node(child)
+            for unit, child in sorted(node.items())
+            if unit
+        ]
+        if not branches:
+            return ""
+        if len(branches) == 1 and not ends:
+            return branches[0]
+        return "(?:" + "|".join(branches) + ")" + ("?" if ends else "")
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """Where a phrase list matched, and which language's list it was."""
+
+    start: int
+    end: int
+    language: str | None
+
+
+class _Phrases:
+    """Lexicon phrases matched anywhere in a normalised text, on word boundaries."""
+
+    def __init__(self, phrases: Mapping[str, Sequence[str]]) -> None:
+        self.patterns: list[Pattern] = []
+        groups: list[str] = []
+        for group, items in phrases.items():
+            patterns = [p for p in map(_pattern, items) if p]
+            if not patterns:
+                continue
+            self.patterns.extend(patterns)
+            groups.append(f"(?P<{group}>{_Trie(patterns).regex()})")
+        source = r"(?<!\S)(?:" + "|".join(groups) + r")(?!\S)" if groups else r"(?!x)x"
+        self._regex = re.compile(source)
+
+    def finditer(self, text: str) -> Iterator[_Found]:
+        """Yield each non-overlapping match, leftmost first."""
+        for match in self._regex.finditer(text):
+            yield _Found(match.start(), match.end(), _language_of(match.lastgroup))
+
+    def first(self, text: str) -> _Found | None:
+        """Return the leftmost match, if any."""
+        return next(self.finditer(text), None)
+
+    def blank(self, text: str) -> str:
+        """Return text with every match replaced by a placeholder that no phrase contains."""
+        return self._regex.sub("_", text)
+
+
+class _Whole:
+    """Lexicon phrases that only count as the entire normalised message."""
+
+    def __init__(self, phrases: Mapping[str, Sequence[str]]) -> None:
+        self.patterns: list[Pattern] = []
+        self._languages: dict[str, set[str | None]] = defaultdict(set)
+        for group, items in phrases.items():
+            for tokens in map(_pattern, items):
+                if tokens:
+                    self.patterns.append(tokens)
+                    self._languages[" ".join(tokens)].add(_language_of(group))
+
+    def get(self, text: str) -> _Found | None:
+        """Return a match spanning the whole text, or None."""
+        languages = self._languages.get(text)
+        if languages is None:
+            return None
+        language = next(iter(languages)) if len(languages) == 1 else None
+        return _Found(0, len(text), language)
+
+
+class _Speller:
+    """Spelling correction toward the matcher's own vocabulary, with rapidfuzz and a cache."""
+
+    def __init__(
+        self, patterns: Iterable[Pattern], crisis: Iterable[Pattern], safety: Iterable[Pattern]
+    ) -> None:
+        patterns = list(patterns)
+        safety_words = {t for p in safety for t in p}
+        vocabulary = {t for p in patterns for t in p if t != _WILD}
+        adjacent = {(p[i], p[i + 1]) for p in patterns for i in range(len(p) - 1)}
+        # Run-together phrases ("killmyself", "chestpain") correct to their words.
+        split: dict[str, Pattern] = {}
+        for p in patterns:
+            joined = "".join(p)
+            if _WILD not in p and 2 <= len(p) <= 3 and len(joined) >= _JOIN_MIN:
+                split.setdefault(joined, p)
+        self._split = {k: v for k, v in split.items() if k not in vocabulary}
+        # Split words ("after care", "over dose") join unless a phrase has the two parts in a row.
+        self._joins = {
+            (word[:cut], word[cut:]): word
+            for word in vocabulary
+            if len(word) >= _JOIN_MIN and word.isalpha()
+            for cut in range(_JOIN_PART, len(word) - _JOIN_PART + 1)
+            if (word[:cut], word[cut:]) not in adjacent
+        }
+        self._known = (
+            frozenset(vocabulary)
+            | lexicon.COMMON_WORDS
+            | lexicon.TOPIC_STOPWORDS
+            | lexicon.SCORE_FILLERS
+            | lexicon.LANGUAGE_MARKERS["en"]
+            | lexicon.LANGUAGE_MARKERS["es"]
+        )
+        targets = sorted(w for w in vocabulary | set(self._split) if w.isalpha())
+        self._by_initial: dict[str, tuple[str, ...]] = defaultdict(tuple)
+        for word in targets:
+            self._by_initial[word[0]] += (word,)
+        # Three-letter tokens are mostly real words: they only ever grow into a crisis word ("kil").
+        crisis_words = {t for p in crisis for t in p if len(t) == _SHORT + 1 and t.isalpha()}
+        self._short_targets: dict[str, tuple[str, ...]] = defaultdict(tuple)
+        for word in sorted(crisis_words):
+            self._short_targets[word[0]] += (word,)
+        # Safety words may only be one edit away, since "checking" is two edits from "choking".
+        self._strict = frozenset(safety_words) | {
+            joined for joined, words in self._split.items() if safety_words.intersection(words)
+        }
+        self._cache: dict[str, Pattern] = {}
+        self._stems: dict[str, bool] = {}
+
+    def correct(self, tokens: Sequence[str]) -> tuple[Pattern, frozenset[str]]:
+        """Return corrected tokens, and the words guessed from short ones (too weak for a topic)."""
+        fixed: list[str] = []
+        guessed: set[str] = set()
+        for token in self._join(tokens):
+            words = self._fix(token)
+            fixed.extend(words)
+            if len(token) <= _GUESS_MAX and words != (token,):
+                guessed.update(words)
+        return self._join(fixed), frozenset(guessed)
+
+    def _join(self, tokens: Sequence[str]) -> Pattern:
+        """Return tokens with pairs that spell one vocabulary word ("over dose") merged."""
+        out: list[str] = []
+        index = 0
+        while index < len(tokens):
+            joined = (
+                self._joins.get((tokens[index], tokens[index + 1]))
+                if index + 1 < len(tokens)
+                else None
+            )
+            out.append(joined or tokens[index])
+            index += 2 if joined else 1
+        return tuple(out)
+
+    def _fix(self, token: str) -> Pattern:
+        """Return the vocabulary spelling of one token, or the token itself."""
+        cached = self._cache.get(token)
+        if cached is not None:
+            return cached
+        result = self._split.get(token) or self._lookup(token)
+        if len(self._cache) >= _CACHE_MAX:
+            self._cache.clear()
+        self._cache[token] = result
+        return result
+
+    def _lookup(self, token: str) -> Pattern:
+        """Return the nearest vocabulary word with the token's first letter, if near enough."""
+        if token in self._known or len(token) < _SHORT or not token.isalpha():
+            return (token,)
+        if len(token) == _SHORT:
+            choices = self._short_targets[token[0]]
+        else:
+            choices = self._by_initial[token[0]]
+        limit = 1 if len(token) < _LONG else 2
+        candidates = [
+            (distance, -fuzz.ratio(token, word), word)
+            for word, distance, _ in process.extract(
+                token, choices, scorer=OSA.distance, score_cutoff=limit, limit=_CANDIDATES
+            )
+            if distance <= 1 or word not in self._strict
+        ]
+        if not candidates:
+            return (token,)
+        word = min(candidates)[2]
+        return self._split.get(word, (word,))
+
+    def crisis_stem(self, tokens: Sequence[str]) -> bool:
+        """Return whether a long unknown token has a crisis word run into it ("imsuicidal")."""
+        for token in tokens:
+            if len(token) < _STEM_MIN or token in self._known:
+                continue
+            hit = self._stems.get(token)
+            if hit is None:
+                hit = (
+                    process.extractOne(
+                        token,
+                        lexicon.CRISIS_STEMS,
+                        scorer=fuzz.partial_ratio,
+                        score_cutoff=_STEM_CUTOFF,
+                    )
+                    is not None
+                )
+                if len(self._stems) >= _CACHE_MAX:
+                    self._stems.clear()
+                self._stems[token] = hit
+            if hit:
+                return True
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class _TopicPhrase:
+    """One phrasebook keyword or phrasing, normalised."""
+
+    tokens: Pattern
+    topic: str
+    languages: frozenset[str]
+    content: frozenset[str]
+    weight: float
+    content_weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class _TopicHit:
+    """A topic candidate and how strongly and specifically the text matched it."""
+
+    tier: int
+    score: float
+    length: int
+    topic: str
+    languages: frozenset[str]
+
+    @property
+    def rank(self) -> tuple[int, float, int]:
+        """Return the sort key: exact beats phrase beats weak, then the more specific match."""
+        return (self.tier, self.score, self.length)
+
+
+class _Topics:
+    """The phrasebook indexed for matching: exact, in order, covered, or one telling word."""
+
+    def __init__(self, phrasebook: Mapping[str, Mapping[str, Sequence[str]]]) -> None:
+        unknown = sorted(set(phrasebook) - set(INFO_TOPICS))
+        if unknown:
+            raise ValueError(f"phrasebook has topics that are not info topics: {unknown}")
+        owners: dict[Pattern, str] = {}
+        languages: dict[Pattern, set[str]] = defaultdict(set)
+        for topic in INFO_TOPICS:
+            for language, items in phrasebook.get(topic, {}).items():
+                for item in items:
+                    tokens = normalize(item)
+                    if not tokens:
+                        continue
+                    # The first topic to list a phrasing keeps it; a later duplicate is ignored.
+                    owner = owners.setdefault(tokens, topic)
+                    if owner == topic:
+                        languages[tokens].add(language)
+        topics_of: dict[str, set[str]] = defaultdict(set)
+        for tokens, topic in owners.items():
+            for token in tokens:
+                topics_of[token].add(topic)
+        self._weights = {
+            token: len(token)
+            * (_STOPWORD_WEIGHT if token in lexicon.TOPIC_STOPWORDS else 1.0)
+            / len(topics)
+            for token, topics in topics_of.items()
+        }
+        self.phrases: list[_TopicPhrase] = []
+        for tokens, topic in owners.items():
+            content = frozenset(t for t in tokens if t not in lexicon.TOPIC_STOPWORDS)
+            self.phrases.append(
+                _TopicPhrase(
+                    tokens=tokens,
+                    topic=topic,
+                    languages=frozenset(languages[tokens]),
+                    content=content,
+                    weight=sum(self._weights[t] for t in tokens),
+                    content_weight=sum(self._weights[t] for t in content),
+                )
+            )
+        self._exact = {p.tokens: p for p in self.phrases}
+        self._index: dict[str, list[_TopicPhrase]] = defaultdict(list)
+        for phrase in self.phrases:
+            for token in phrase.content or set(phrase.tokens):
+                self._index[token].append(phrase)
+        # A content word only one topic uses can carry a short question alone ("dizzy?", "coffee").
+        content_words = {t for p in self.phrases for t in p.content}
+        self._distinctive: dict[str, str] = {
+            token: next(iter(topics_of[token]))
+            for token in content_words
+            if len(topics_of[token]) == 1
+            and (len(token) >= 4 or (token.isdigit() and len(token) >= 3))
+        }
+        self._strings = [" ".join(p.tokens) for p in self.phrases]
+
+    def vocabulary(self) -> Iterator[Pattern]:
+        """Yield every phrase's tokens, for the spelling corrector."""
+        return (p.tokens for p in self.phrases)
+
+    def match(self, tokens: Pattern, guessed: frozenset[str] = frozenset()) -> _TopicHit | None:
+        """Return the best topic for the text's tokens, or None; guessed words need company."""
+        exact = self._exact.get(tokens)
+        if exact is not None:
+            return _TopicHit(
+                _TIER_EXACT, exact.weight, len(exact.tokens), exact.topic, exact.languages
+            )
+        present = set(tokens)
+        best: _TopicHit | None = None
+        seen: set[Pattern] = set()
+        for token in present:
+            for phrase in self._index.get(token, ()):
+                if phrase.tokens in seen:
+                    continue
+                seen.add(phrase.tokens)
+                hit = self._score(phrase, tokens, present, guessed)
+                if hit is not None and (best is None or hit.rank > best.rank):
+                    best = hit
+            weak = self._distinctive.get(token)
+            if weak is not None and token not in guessed:
+                hit = _TopicHit(_TIER_WEAK, self._weights[token], 1, weak, frozenset())
+                if best is None or hit.rank > best.rank:
+                    best = hit
+        if best is None:
+            best = self._within(tokens, seen)
+        if best is None and len(tokens) <= _FUZZY_MAX_TOKENS:
+            best = self._fuzzy(" ".join(tokens))
+        return best
+
+    def _within(self, tokens: Pattern, candidates: set[Pattern]) -> _TopicHit | None:
+        """Return a phrase a short question is part of ("can I drive?" in "when can i drive")."""
+        present = set(tokens)
+        if len(present) < 2 or present <= lexicon.TOPIC_STOPWORDS:
+            return None
+        best: _TopicHit | None = None
+        for phrase in (self._exact[c] for c in candidates):
+            if present <= set(phrase.tokens):
+                hit = _TopicHit(_TIER_WEAK, phrase.weight, len(tokens), phrase.topic, frozenset())
+                if best is None or hit.rank > best.rank:
+                    best = hit
+        return best
+
+    def _score(
+        self,
+        phrase: _TopicPhrase,
+        tokens: Pattern,
+        present: set[str],
+        guessed: frozenset[str],
+    ) -> _TopicHit | None:
+        """Return how a phrase matches the text: in order, or its content words in any order."""
+        if _in_order(phrase.tokens, tokens):
+            score = phrase.weight * _evidence(len(phrase.content))
+            if len(phrase.tokens) > 1 or len(tokens) == 1:
+                return _TopicHit(
+                    _TIER_PHRASE, score, len(phrase.tokens), phrase.topic, phrase.languages
+                )
+            if phrase.tokens[0] in guessed:
+                return None
+            # A lone keyword inside a longer text ("after", "session") says less than a phrasing.
+            return _TopicHit(_TIER_WEAK, score / 2, 1, phrase.topic, phrase.languages)
+        if (
+            not phrase.content
+            or not phrase.content <= present
+            or phrase.content_weight < _COVER_MIN
+        ):
+            return None
+        score = phrase.content_weight * _evidence(len(phrase.content))
+        if len(phrase.content) > 1:
+            return _TopicHit(_TIER_PHRASE, score, len(phrase.content), phrase.topic, frozenset())
+        if phrase.content <= guessed:
+            return None
+        return _TopicHit(_TIER_WEAK, score, 1, phrase.topic, frozenset())
+
+    def _fuzzy(self, text: str) -> _TopicHit | None:
+        """Return the phrase a short text is a near-spelling of ("how it work"), if any."""
+        found = process.extractOne(
+            text, self._strings, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF
+        )
+        if found is None:
+            return None
+        phrase = self.phrases[found[2]]
+        return _TopicHit(
+            _TIER_WEAK, phrase.weight, len(phrase.tokens), phrase.topic, phrase.languages
+        )
+
+
+def _evidence(content_words: int) -> float:
+    """Return the bonus for matching several content words ("drive after", not just "safe")."""
+    return 1.0 + _EXTRA_WORD_BONUS * max(content_words - 1, 0)
+
+
+def _in_order(phrase: Pattern, tokens: Pattern) -> bool:
+    """Return whether phrase occurs in tokens in order, with at most one extra word per gap."""
+    last = len(tokens)
+    for start, token in enumerate(tokens):
+        if token != phrase[0]:
+            continue
+        position = start
+        for wanted in phrase[1:]:
+            if position + 1 < last and tokens[position + 1] == wanted:
+                position += 1
+            elif position + 2 < last and tokens[position + 2] == wanted:
+                position += 2
+            else:
+                break
+        else:
+            return True
+    return False
+
+
+class Matcher:
+    """Classifies inbound texts against the safety lexicon and a content phrasebook."""
+
+    def __init__(self, phrasebook: Mapping[str, Mapping[str, Sequence[str]]]) -> None:
+        self._topics = _Topics(phrasebook)
+        self._benign = _Phrases(lexicon.BENIGN)
+        self._crisis = _Phrases(lexicon.CRISIS)
+        self._emergency = _Phrases(lexicon.EMERGENCY)
+        self._emergency_whole = _Whole(lexicon.EMERGENCY_WHOLE)
+        self._opt_out_whole = _Whole(lexicon.OPT_OUT_WHOLE)
+        self._opt_out = _Phrases(lexicon.OPT_OUT)
+        self._opt_in_whole = _Whole(lexicon.OPT_IN_WHOLE)
+        self._opt_in = _Phrases(lexicon.OPT_IN)
+        self._visit_whole = {a: _Whole(lexicon.APPOINTMENT_WHOLE[a]) for a in lexicon.APPOINTMENT}
+        self._visit = {a: _Phrases(lexicon.APPOINTMENT[a]) for a in lexicon.APPOINTMENT}
+        safety = [*self._crisis.patterns, *self._emergency.patterns]
+        others = [
+            *self._benign.patterns,
+            *self._emergency_whole.patterns,
+            *self._opt_out_whole.patterns,
+            *self._opt_out.patterns,
+            *self._opt_in_whole.patterns,
+            *self._opt_in.patterns,
+            *(p for w in self._visit_whole.values() for p in w.patterns),
+            *(p for v in self._visit.values() for p in v.patterns),
+            *self._topics.vocabulary(),
+            *((word,) for word in lexicon.SCORE_WORDS),
+        ]
+        self._speller = _Speller([*safety, *others], self._crisis.patterns, safety)
+
+    def classify(self, text: str, *, awaiting_checkin: bool = False) -> Intent:
+        """Return what an inbound text asks for; awaiting_checkin lets a bare 1-5 be a score."""
+        raw = normalize(text)
+        tokens, guessed = self._speller.correct(raw)
+        if not tokens:
+            return Intent(IntentKind.FALLBACK)
+        joined = " ".join(tokens)
+        core = " ".join(_strip_polite(tokens))
+
+        unmasked = self._benign.blank(joined)
+        found = self._crisis.first(unmasked)
+        if found is not None or self._speller.crisis_stem(raw):
+            return self._intent(IntentKind.CRISIS, raw, found)
+        found = self._emergency_whole.get(core) or self._emergency.first(unmasked)
+        if found is not None:
+            return self._intent(IntentKind.EMERGENCY, raw, found)
+
+        keyword = bare(text)
+        if keyword in lexicon.CARRIER_OPT_OUT:
+            return Intent(IntentKind.OPT_OUT, carrier_keyword=True)
+        found = self._opt_out_whole.get(core) or self._opt_out.first(joined)
+        if found is not None:
+            return self._intent(IntentKind.OPT_OUT, raw, found)
+        if keyword in lexicon.CARRIER_OPT_IN:
+            return Intent(IntentKind.OPT_IN, carrier_keyword=True)
+        found = self._opt_in_whole.get(core) or self._opt_in.first(joined)
+        if found is not None:
+            return self._intent(IntentKind.OPT_IN, raw, found)
+
+        if awaiting_checkin:
+            score = _checkin_score(text)
+            if score is not None:
+                return Intent(IntentKind.CHECKIN_SCORE, language=_language(raw, None), score=score)
+
+        visit = self._appointment(core, unmasked)
+        if visit is not None:
+            action, found = visit
+            return Intent(
+                IntentKind.APPOINTMENT, language=_language(raw, found.language), action=action
+            )
+
+        topic = self._topics.match(tokens, guessed)
+        if topic is not None:
+            hint = next(iter(topic.languages)) if len(topic.languages) == 1 else None
+            return Intent(IntentKind.TOPIC, language=_language(raw, hint), topic=topic.topic)
+        return Intent(IntentKind.FALLBACK, language=_language(raw, None))
+
+    def mentions_opt_out(self, text: str) -> bool:
+        """Return whether the text also asks to stop texts, whatever else it says (CARE.md)."""
+        tokens, _ = self._speller.correct(normalize(text))
+        if self._opt_out.first(" ".join(tokens)) is not None:
+            return True
+        for clause in _CLAUSE.split(text):
+            words, _ = self._speller.correct(normalize(clause))
+            if words and (
+                bare(clause) in lexicon.CARRIER_OPT_OUT
+                or self._opt_out_whole.get(" ".join(_strip_polite(words))) is not None
+            ):
+                return True
+        return False
+
+    def _intent(self, kind: IntentKind, tokens: Pattern, found: _Found | None) -> Intent:
+        """Return an intent of kind with the text's language."""
+        return Intent(kind, language=_language(tokens, found.language if found else None))
+
+    def _appointment(self, core: str, text: str) -> tuple[AppointmentAction, _Found] | None:
+        """Return the first appointment action the text asks for, skipping negated ones."""
+        for action in lexicon.APPOINTMENT_ORDER:
+            found = self._visit_whole[action].get(core)
+            if found is not None:
+                return action, found
+        for action in lexicon.APPOINTMENT_ORDER:
+            for found in self._visit[action].finditer(text):
+                before = text[: found.start].split()[-_NEGATION_WINDOW:]
+                if action in _NEGATED_ACTIONS and lexicon.NEGATIONS.intersection(before):
+                    continue
+                return action, found
+        return None
+
+
+def _strip_polite(tokens: Pattern) -> Pattern:
+    """Return tokens without leading or trailing courtesy words ("NEXT please", "C thanks")."""
+    start, end = 0, len(tokens)
+    while start < end and tokens[start] in lexicon.POLITE:
+        start += 1
+    while start < end:
+        if tokens[end - 1] in lexicon.POLITE:
+            end -= 1
+        elif end - start >= 2 and tokens[end - 2 : end] == ("thank", "you"):
+            end -= 2
+        else:
+            break
+    return tokens[start:end] or tokens
+
+
+def _checkin_score(text: str) -> int | None:
+    """Return the 1-5 score a check-in answer gives ("4", "a 2", "2/5", "2 not great"), or None."""
+    folded = fold(text)
+    leading = _SCORE_LEADING.match(folded)
+    if leading is not None:
+        return int(leading.group(1))
+    tokens = normalize(_SCORE_OUT_OF.sub(r"\1", folded))
+    scores = [lexicon.SCORE_WORDS[t] for t in tokens if t in lexicon.SCORE_WORDS]
+    if len(scores) != 1:
+        return None
+    if all(t in lexicon.SCORE_WORDS or t in lexicon.SCORE_FILLERS for t in tokens):
+        return scores[0]
+    # A leading digit followed by words is a score with a comment, unless a unit follows it.
+    if tokens[0].isdigit() and tokens[0] in lexicon.SCORE_WORDS and len(tokens) > 1:
+        return None if tokens[1] in lexicon.SCORE_UNITS else scores[0]
+    return None
+
+
+def _language(tokens: Pattern, hint: str | None) -> str | None:
+    """Return "en" or "es" when the words clearly say so, else None (the patient's own language)."""
+    if len(tokens) == 1 and tokens[0] in lexicon.UNIVERSAL:
+        return None
+    votes = {
+        language: sum(t in lexicon.LANGUAGE_MARKERS[language] for t in tokens)
+        for language in LANGUAGES
+    }
+    if hint in votes:
+        votes[hint] += 2
+    ranked = [*sorted(votes.items(), key=lambda item: item[1], reverse=True), ("", 0)]
+    if ranked[0][1] > ranked[1][1]:
+        return ranked[0][0]
+    return None
+
+
+@lru_cache(maxsize=1)
+def default_matcher() -> Matcher:
+    """Return the matcher built from the shipped content catalog's phrasebook."""
+    # Deferred so a Matcher on a literal phrasebook needs no content files, and so the catalog's
+    # own checks may import this module without a cycle.
+    from messages.catalog import load_catalog
+
+    return Matcher(load_catalog().phrasebook())
+
+
+def classify(text: str, *, awaiting_checkin: bool = False) -> Intent:
+    """Return the intent of an inbound text, using the default matcher."""
+    return default_matcher().classify(text, awaiting_checkin=awaiting_checkin)
