@@ -1,0 +1,59 @@
+"""The faces of ClinicBot: the Flask app (Twilio webhooks, health), the CLI and the SMS senders."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from bot.config import load_config
+from bot.logs import configure_logging
+from bot.senders import build_sender
+from bot.services import (
+    ClinicDirectory,
+    ContentLibrary,
+    PageSender,
+    Services,
+    default_database_url,
+)
+from schedules.db import make_engine, make_session_factory
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Create the ClinicBot Flask app from the environment and config (whose keys win)."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(load_config(config))
+    configure_logging(app.config["LOG_LEVEL"])
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = default_database_url(app.instance_path)
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
+
+    engine = make_engine(app.config["DATABASE_URL"])
+    sessions = make_session_factory(engine)
+    sender = build_sender(app.config)
+    base = app.config.get("PUBLIC_BASE_URL")
+    app.extensions["clinicbot"] = Services(
+        engine=engine,
+        sessions=sessions,
+        sender=sender,
+        clinics=ClinicDirectory(sessions),
+        content=ContentLibrary(),
+        pages=PageSender(
+            sessions,
+            sender,
+            int(app.config["PAGE_WORKERS"]),
+            f"{base}/twilio/status" if base else None,
+        ),
+    )
+
+    from bot import health, twilio_routes
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(twilio_routes.bp)
+    return app

@@ -1,0 +1,281 @@
+"""The clinicbot command."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from bot.conversation import InboundText
+from bot.inbound import UnknownClinicNumber, receive_text
+from bot.services import services
+from messages.catalog import ContentError, load_catalog
+from messages.check import check_catalog, format_report, summarise
+from schedules.clinics import InvalidClinic, add_clinic, clinic_by_slug
+from schedules.db import transaction
+from schedules.dispatch import dispatch_due
+from schedules.migrate import upgrade
+from schedules.models import Clinic
+from schedules.phones import InvalidPhoneNumber, normalize_phone
+from schedules.settings import InvalidSetting, effective_settings, parse_setting
+from schedules.worker import build_scheduler, run_worker
+
+
+def _app() -> Flask:
+    """Build the app from the environment, importing lazily so --help stays fast."""
+    from bot import create_app
+
+    return create_app()
+
+
+def _status_callback(app: Flask) -> str | None:
+    """Return the status-callback URL when the public base URL is known."""
+    base = app.config.get("PUBLIC_BASE_URL")
+    return f"{base}/twilio/status" if base else None
+
+
+@click.group()
+def main() -> None:
+    """ClinicBot: the SMS service for ketamine-treatment clinics."""
+
+
+@main.group()
+def db() -> None:
+    """Manage the database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema on DATABASE_URL."""
+    app = _app()
+    upgrade(services(app).engine)
+    click.echo(f"database is up to date: {services(app).engine.url.render_as_string()}")
+
+
+@main.group()
+def clinic() -> None:
+    """Add and list clinics."""
+
+
+@clinic.command("add")
+@click.option("--slug", required=True, help="Short name used in commands, e.g. denver.")
+@click.option("--name", required=True, help="The clinic's name as patients know it.")
+@click.option("--sms-number", required=True, help="The number patients text, E.164.")
+@click.option("--phone", required=True, help="The number patients call, E.164.")
+@click.option("--timezone", required=True, help="IANA time zone, e.g. America/Denver.")
+@click.option("--oncall", default=None, help="On-call number paged for crisis alerts, E.164.")
+@click.option(
+    "--hours", default=None, help='Opening hours as patients read them, e.g. "Mon-Fri 8-5".'
+)
+def clinic_add(
+    slug: str,
+    name: str,
+    sms_number: str,
+    phone: str,
+    timezone: str,
+    oncall: str | None,
+    hours: str | None,
+) -> None:
+    """Add a clinic."""
+    app = _app()
+    try:
+        with transaction(services(app).sessions) as session:
+            added = add_clinic(
+                session,
+                slug=slug,
+                name=name,
+                sms_number=sms_number,
+                phone=phone,
+                timezone=timezone,
+                oncall_number=oncall,
+                hours=hours,
+            )
+            slug = added.slug
+    except InvalidClinic as exc:
+        for problem in exc.problems:
+            click.echo(f"error: {problem}", err=True)
+        sys.exit(1)
+    if not oncall:
+        click.echo("warning: no --oncall number: crisis alerts will not page anyone", err=True)
+    click.echo(f"added clinic {slug}")
+
+
+@clinic.command("set")
+@click.argument("slug")
+@click.argument("assignments", nargs=-1, required=True)
+def clinic_set(slug: str, assignments: tuple[str, ...]) -> None:
+    """Change clinic settings: clinicbot clinic set SLUG key=value ..."""
+    changes: dict[str, object] = {}
+    problems: list[str] = []
+    for assignment in assignments:
+        key, sep, raw = assignment.partition("=")
+        if not sep:
+            problems.append(f"{assignment!r} is not key=value")
+            continue
+        try:
+            changes[key.strip()] = parse_setting(key.strip(), raw.strip())
+        except InvalidSetting as exc:
+            problems.append(str(exc))
+    if problems:
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
+        sys.exit(1)
+    app = _app()
+    with transaction(services(app).sessions) as session:
+        row = clinic_by_slug(session, slug)
+        if row is None:
+            raise click.BadParameter(f"no clinic {slug!r}", param_hint="SLUG")
+        row.settings = {**(row.settings or {}), **changes}
+    click.echo(f"updated {slug}: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+
+
+@clinic.command("list")
+def clinic_list() -> None:
+    """List clinics with their numbers and settings."""
+    app = _app()
+    with transaction(services(app).sessions) as session:
+        for row in session.scalars(select(Clinic).order_by(Clinic.slug)):
+            settings = effective_settings(row.settings)
+            click.echo(
+                f"{row.slug}\t{row.name}\tsms={row.sms_number}\tphone={row.phone}\t"
+                f"tz={row.timezone}\toncall={row.oncall_number or '-'}\t{json.dumps(settings)}"
+            )
+
+
+@main.group()
+def content() -> None:
+    """Check the content the bot may send."""
+
+
+@content.command("check")
+@click.option("--strict", is_flag=True, help="Also fail on snippets not yet approved.")
+@click.option("--dir", "content_dir", default=None, help="A clinic's override folder to check.")
+def content_check(strict: bool, content_dir: str | None) -> None:
+    """Validate the content files: segments, coverage, required words, approval."""
+    try:
+        catalog = load_catalog(content_dir)
+    except ContentError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    for row in summarise(catalog):
+        click.echo(
+            "{id:<16} {language}  {encoding:<5} {segments} seg  {status}".format(
+                **row, status="approved" if row["approved"] else "UNAPPROVED"
+            )
+        )
+    problems = check_catalog(catalog, strict=strict)
+    if problems:
+        click.echo(format_report(problems), err=True)
+        sys.exit(1)
+    click.echo("content check passed")
+
+
+@main.command()
+@click.option("--clinic", "slug", required=True, help="The clinic's slug.")
+@click.option("--from", "from_number", required=True, help="The patient's number, E.164.")
+def chat(slug: str, from_number: str) -> None:
+    """Talk to the bot as a patient, through the same code as the webhook."""
+    app = _app()
+    svc = services(app)
+    try:
+        patient_number = normalize_phone(from_number)
+    except InvalidPhoneNumber as exc:
+        raise click.BadParameter(str(exc), param_hint="--from") from exc
+    with transaction(svc.sessions) as session:
+        found = clinic_by_slug(session, slug)
+        if found is None:
+            raise click.BadParameter(f"no clinic {slug!r}", param_hint="--clinic")
+        clinic_number, clinic_name = found.sms_number, found.name
+    interactive = sys.stdin.isatty()
+    if interactive:
+        click.echo(f"Texting {clinic_name} as {patient_number}. Ctrl-D to quit.")
+    for line in _lines(interactive):
+        text = InboundText(
+            sid="SM" + uuid.uuid4().hex,
+            from_number=patient_number,
+            to_number=clinic_number,
+            body=line,
+        )
+        try:
+            outcome = receive_text(svc, text, app.config.get("PUBLIC_BASE_URL"))
+        except UnknownClinicNumber:
+            raise click.ClickException("the clinic's number no longer routes") from None
+        svc.pages.drain()
+        click.echo(f"bot> {outcome.reply}" if outcome.reply else "bot> (no reply)")
+
+
+def _lines(interactive: bool) -> Any:
+    """Yield what the patient types, one text a line."""
+    while True:
+        try:
+            line = input("you> ") if interactive else sys.stdin.readline()
+        except EOFError:
+            return
+        if not interactive and line == "":
+            return
+        line = line.rstrip("\n")
+        if line.strip():
+            yield line
+
+
+@main.command()
+@click.option("--once", is_flag=True, required=True, help="Send what is due, then exit.")
+@click.option("--now", "now_text", default=None, help="Pretend it is this ISO-8601 time.")
+def dispatch(once: bool, now_text: str | None) -> None:
+    """Send everything due now and exit."""
+    now = datetime.now(UTC)
+    if now_text:
+        try:
+            now = datetime.fromisoformat(now_text)
+        except ValueError as exc:
+            raise click.BadParameter(f"not ISO 8601: {now_text}", param_hint="--now") from exc
+        if now.tzinfo is None:
+            raise click.BadParameter(
+                "give a time zone offset, e.g. Z or -07:00", param_hint="--now"
+            )
+    app = _app()
+    svc = services(app)
+    report = dispatch_due(svc.sessions, svc.sender, now, _status_callback(app))
+    click.echo(
+        json.dumps({"now": now.isoformat(), "pages": len(report.pages), "sent": report.sent})
+    )
+
+
+@main.command()
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between dispatch ticks.")
+def worker(interval: float) -> None:
+    """Run the worker that sends due texts until stopped."""
+    app = _app()
+    svc = services(app)
+    run_worker(build_scheduler(svc.sessions, svc.sender, interval, _status_callback(app)))
+
+
+DEMO_CLINIC = {
+    "slug": "demo",
+    "name": "Demo Ketamine Clinic",
+    "sms_number": "+13035550100",
+    "phone": "+13035550101",
+    "timezone": "America/Denver",
+    "oncall_number": "+13035550199",
+    "hours": "Mon-Fri 8:00 AM-5:00 PM",
+}
+
+
+@main.command()
+def demo() -> None:
+    """Add the demo clinic (once) so the service can be tried with the console sender."""
+    app = _app()
+    with transaction(services(app).sessions) as session:
+        if clinic_by_slug(session, DEMO_CLINIC["slug"]) is None:
+            add_clinic(session, **DEMO_CLINIC)
+            click.echo("added the demo clinic")
+    click.echo(
+        "Try it in another terminal:\n"
+        f"  .venv/bin/clinicbot chat --clinic {DEMO_CLINIC['slug']} --from +17205550123"
+    )

@@ -1,0 +1,45 @@
+"""One inbound text end to end: find the clinic, act in one transaction, then send pages."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from bot.conversation import InboundText, Outcome, handle_inbound
+from bot.services import Services
+from schedules.db import transaction
+from schedules.phones import mask_phone
+
+log = logging.getLogger("clinicbot.inbound")
+
+
+class UnknownClinicNumber(LookupError):
+    """The text went to a number no clinic uses."""
+
+
+def receive_text(
+    svc: Services,
+    text: InboundText,
+    public_base_url: str | None,
+    now: datetime | None = None,
+) -> Outcome:
+    """Handle one inbound text for the webhook and the chat command alike."""
+    now = now or datetime.now(UTC)
+    with transaction(svc.sessions) as session:
+        clinic = svc.clinics.by_sms_number(session, text.to_number)
+        if clinic is None:
+            log.warning("text to a number no clinic uses", extra={"to": mask_phone(text.to_number)})
+            raise UnknownClinicNumber(text.to_number)
+        catalog, matcher = svc.content.for_clinic(clinic)
+        outcome = handle_inbound(
+            session,
+            clinic,
+            text,
+            catalog=catalog,
+            matcher=matcher,
+            now=now,
+            public_base_url=public_base_url,
+        )
+    # Only after the commit: the page rows exist for the worker's sweep if this process dies.
+    svc.pages.submit(outcome.page_ids)
+    return outcome

@@ -1,0 +1,141 @@
+"""Twilio's webhooks: inbound texts (POST /twilio/sms) and delivery status (POST /twilio/status)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy import select, update
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.conversation import InboundText
+from bot.inbound import UnknownClinicNumber, receive_text
+from bot.services import services
+from schedules.db import transaction
+from schedules.models import STATUS_RANK, Message
+
+bp = Blueprint("twilio", __name__, url_prefix="/twilio")
+log = logging.getLogger("clinicbot.webhook")
+
+FORM_TYPE = "application/x-www-form-urlencoded"
+MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+def _plain(status: int, text: str) -> Response:
+    """Return a short plain-text error response."""
+    return Response(text + "\n", status=status, mimetype="text/plain")
+
+
+def _twiml(reply: str | None) -> Response:
+    """Return TwiML that sends reply, or an empty <Response/> when there is nothing to say."""
+    response = MessagingResponse()
+    if reply:
+        response.message(reply)
+    return Response(str(response), status=200, mimetype="application/xml")
+
+
+def _signed_url() -> str:
+    """Return the URL Twilio signed: the configured public base plus this path and query."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if not base:
+        # Behind a proxy this is only right with TRUSTED_PROXY_HOPS set (ProxyFix).
+        return request.url
+    query = request.query_string.decode("latin-1")
+    return f"{base}{request.path}" + (f"?{query}" if query else "")
+
+
+def twilio_signed(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Refuse requests that are not well-formed and signed by Twilio, before anything is stored."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        if request.mimetype != FORM_TYPE:
+            return _plain(400, f"expected {FORM_TYPE}")
+        raw = request.get_data(cache=True)
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return _plain(400, "request body is not valid UTF-8")
+        token = current_app.config.get("TWILIO_AUTH_TOKEN")
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not token:
+            log.error("TWILIO_AUTH_TOKEN is not set: refusing an unverifiable Twilio request")
+            return _plain(403, "signature cannot be verified")
+        if not signature or not RequestValidator(token).validate(
+            _signed_url(), request.form, signature
+        ):
+            log.warning(
+                "Twilio signature invalid",
+                extra={"path": request.path, "has_signature": bool(signature)},
+            )
+            return _plain(403, "invalid signature")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.post("/sms")
+@twilio_signed
+def inbound_sms() -> Response:
+    """Answer an inbound text with TwiML after storing it and acting on it."""
+    form = request.form
+    missing = [key for key in ("MessageSid", "From", "To", "Body") if key not in form]
+    if missing:
+        return _plain(400, f"missing {', '.join(missing)}")
+    try:
+        num_media = int(form.get("NumMedia", "0") or 0)
+    except ValueError:
+        return _plain(400, "NumMedia is not a number")
+    text = InboundText(
+        sid=form["MessageSid"].strip(),
+        from_number=form["From"].strip(),
+        to_number=form["To"].strip(),
+        body=form["Body"],
+        num_media=num_media,
+    )
+    if not MESSAGE_SID.fullmatch(text.sid):
+        return _plain(400, "MessageSid is not a Twilio message SID")
+    if not E164.fullmatch(text.from_number) or not E164.fullmatch(text.to_number):
+        return _plain(400, "From and To must be phone numbers in E.164 form")
+    try:
+        outcome = receive_text(services(), text, current_app.config.get("PUBLIC_BASE_URL"))
+    except UnknownClinicNumber:
+        return _plain(404, "no clinic uses this number")
+    return _twiml(outcome.reply)
+
+
+@bp.post("/status")
+@twilio_signed
+def delivery_status() -> Response:
+    """Record a delivery status, only ever moving a text's status forward."""
+    sid = request.form.get("MessageSid", "").strip()
+    status = request.form.get("MessageStatus", "").strip().lower()
+    if not sid or not status:
+        return _plain(400, "missing MessageSid or MessageStatus")
+    if status not in STATUS_RANK:
+        return _plain(400, f"unknown MessageStatus {status!r}")
+    error_code: int | None = None
+    if request.form.get("ErrorCode"):
+        try:
+            error_code = int(request.form["ErrorCode"])
+        except ValueError:
+            return _plain(400, "ErrorCode is not a number")
+    svc = services()
+    with transaction(svc.sessions) as session:
+        current = session.scalar(select(Message.status).where(Message.twilio_sid == sid))
+        if current is None:
+            log.info("status callback for an unknown message", extra={"sid": sid})
+            return Response(status=204)
+        if STATUS_RANK[status] > STATUS_RANK.get(current, -1):
+            values: dict[str, Any] = {"status": status, "updated_at": datetime.now(UTC)}
+            if error_code is not None:
+                values["error_code"] = error_code
+            session.execute(update(Message).where(Message.twilio_sid == sid).values(**values))
+    return Response(status=204)

@@ -1,0 +1,145 @@
+"""Foundation: the Procfile's targets, migrations matching the models, health, config, logs."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import logging
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+from bot.config import ConfigError, load_config
+from bot.logs import JsonFormatter
+from conftest import PATIENT, make_test_app, post_signed, twilio_params
+from schedules.db import make_engine
+from schedules.models import Base
+from schedules.phones import mask_phone
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def installed_script(name: str) -> bool:
+    """Return whether the environment running the tests installed this console script."""
+    return (Path(sys.executable).parent / name).is_file() or shutil.which(name) is not None
+
+
+def procfile() -> dict[str, str]:
+    """Return the Procfile's process types and commands."""
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip())
+
+
+def test_procfile_has_web_and_worker():
+    assert set(procfile()) == {"web", "worker"}
+
+
+def test_procfile_web_target_imports_and_builds_an_app(database_url):
+    argv = shlex.split(procfile()["web"])
+    assert argv[0] == "gunicorn" and installed_script("gunicorn")
+    target = next(arg for arg in argv[1:] if ":" in arg and not arg.startswith("-"))
+    module_name, factory = target.split(":")
+    module = importlib.import_module(module_name)
+    assert factory.endswith("()")
+    app = getattr(module, factory[:-2])({"DATABASE_URL": database_url})
+    assert app.test_client().get("/healthz").status_code == 200
+
+
+def test_procfile_worker_target_is_a_clinicbot_command():
+    argv = shlex.split(procfile()["worker"])
+    assert argv[0] == "clinicbot" and installed_script("clinicbot")
+    from bot.cli import main
+
+    assert main.get_command(None, argv[1]) is not None  # type: ignore[arg-type]
+
+
+def test_migrations_match_the_models(database_url):
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
+
+
+def test_healthz_answers_with_json(database_url, twilio_stub):
+    response = make_test_app(database_url).test_client().get("/healthz")
+    assert response.status_code == 200 and response.json == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_is_503_when_the_database_is_gone(tmp_path, twilio_stub):
+    app = make_test_app(f"sqlite:///{tmp_path / 'missing' / 'nowhere.db'}")
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503 and response.json["database"] == "unreachable"
+
+
+def test_config_dict_wins_over_environment(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///env.db")
+    assert load_config({"DATABASE_URL": "sqlite:///dict.db"})["DATABASE_URL"] == "sqlite:///dict.db"
+    assert load_config()["DATABASE_URL"] == "sqlite:///env.db"
+
+
+def test_sms_backend_defaults_to_twilio_only_with_credentials(monkeypatch):
+    for key in ("SMS_BACKEND", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    assert load_config()["SMS_BACKEND"] == "console"
+    config = load_config({"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t"})
+    assert config["SMS_BACKEND"] == "twilio"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"SMS_BACKEND": "carrier-pigeon"}, {"PUBLIC_BASE_URL": "bot.example.org"}],
+)
+def test_bad_configuration_is_refused(overrides):
+    with pytest.raises(ConfigError):
+        load_config(overrides)
+
+
+def test_mask_phone_keeps_only_the_last_four_digits():
+    assert mask_phone("+17205550123") == "***0123"
+    assert "720" not in mask_phone("+17205550123")
+
+
+def test_json_formatter_withholds_bodies():
+    record = logging.LogRecord("clinicbot.x", logging.INFO, __file__, 1, "event", (), None)
+    record.body = "I want to die"
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["body"] == "[withheld]" and entry["event"] == "event"
+
+
+def test_webhook_logs_hold_no_full_number_and_no_body(client, clinic, svc):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("clinicbot")
+    logger.addHandler(handler)
+    try:
+        body = "i want to end my life, my number is private"
+        post_signed(client, "/twilio/sms", twilio_params(body, sid="SM" + "a" * 32))
+        post_signed(client, "/twilio/sms", twilio_params("STOP", sid="SM" + "b" * 32))
+        svc.pages.drain()
+    finally:
+        logger.removeHandler(handler)
+    output = stream.getvalue()
+    lines = [json.loads(line) for line in output.splitlines()]
+    assert any(line["event"] == "inbound text handled" for line in lines)
+    assert PATIENT not in output and PATIENT[2:] not in output
+    assert "+13035550199" not in output
+    assert "end my life" not in output
+    assert "***0123" in output
