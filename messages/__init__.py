@@ -1,0 +1,1 @@
+"""What the bot says: vetted content, the inbound-text matcher, segment counting. Pure Python."""
