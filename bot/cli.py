@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -182,6 +184,9 @@ def content_check(strict: bool, content_dir: str | None) -> None:
 def chat(slug: str, from_number: str) -> None:
     """Talk to the bot as a patient, through the same code as the webhook."""
     app = _app()
+    if not os.environ.get("LOG_LEVEL"):
+        # JSON log lines would drown the conversation; errors still show.
+        logging.getLogger("clinicbot").setLevel(logging.WARNING)
     svc = services(app)
     try:
         patient_number = normalize_phone(from_number)
