@@ -245,6 +245,109 @@ class Message(Base):
     updated_at: Mapped[datetime | None]
 
 
+class Treatment(StrEnum):
+    """How the treatment is given; it sets the fasting rules."""
+
+    IV = "iv"
+    NASAL = "nasal"
+
+
+class AppointmentStatus(StrEnum):
+    """Whether a visit is still on."""
+
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+class Appointment(Base):
+    """A visit the clinic loaded, keyed by the clinic's own appointment id."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "external_id"),
+        Index("ix_appointments_patient_start", "patient_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime]
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    treatment: Mapped[str] = mapped_column(String(8), default=Treatment.IV)
+    status: Mapped[str] = mapped_column(String(16), default=AppointmentStatus.SCHEDULED)
+    confirmed_at: Mapped[datetime | None]
+    driver_confirmed_at: Mapped[datetime | None]
+    checkin_score: Mapped[int | None]
+    checkin_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]
+
+    patient: Mapped[Patient] = relationship()
+
+
+class ReminderKind(StrEnum):
+    """What a scheduled text is for; one text may cover several."""
+
+    FASTING = "fasting"
+    ARRIVAL = "arrival"
+    CHECKIN = "checkin"
+
+
+class ReminderStatus(StrEnum):
+    """Lifecycle of a reminder; claimed and unknown guard against sending twice."""
+
+    PENDING = "pending"
+    CLAIMED = "claimed"  # handed to the sender; stale means the outcome is unknown
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    SKIPPED = "skipped"
+    UNKNOWN = "unknown"  # may or may not have gone out; staff were alerted, never resent
+
+
+class Reminder(Base):
+    """One scheduled text for one appointment, covering one or more kinds."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        Index("ix_reminders_status_due", "status", "due_at"),
+        Index("ix_reminders_appointment", "appointment_id"),
+        Index("ix_reminders_patient_due", "patient_id", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    # Comma-separated ReminderKind values in send order, e.g. "fasting,arrival".
+    kinds: Mapped[str] = mapped_column(String(32))
+    due_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    # The appointment start this reminder was planned for: a moved visit no longer matches.
+    planned_start: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default=ReminderStatus.PENDING)
+    status_reason: Mapped[str | None] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    twilio_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    error_code: Mapped[int | None]
+    error_message: Mapped[str | None] = mapped_column(String(255))
+    body: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]
+
+    appointment: Mapped[Appointment] = relationship()
+
+    @property
+    def kind_list(self) -> list[str]:
+        """Return the kinds this text covers."""
+        return self.kinds.split(",") if self.kinds else []
+
+
 class Alert(Base):
     """Something staff must look at, until someone acknowledges it."""
 
