@@ -1,8 +1,10 @@
 """Turns one inbound text into state changes and a reply, inside the caller's transaction.
 
-Order matters and is fixed: the text is stored, then classified; crisis is handled before
-anything else (alert and page row written first); opt-out and opt-in change consent; only then
-are questions answered. Reply caps never silence a safety reply or a consent confirmation.
+Order matters and is fixed: the text is classified, stored, and crisis is handled before
+anything else (alert and page rows written first); opt-out and opt-in change consent; only then
+are questions answered. The reply cap never silences a safety reply or a consent confirmation.
+The common path is four statements (a de-duplication lookup, the patient upsert that also counts
+texts for the reply cap, the inbound row and the reply row), because every patient waits on it.
 """
 
 from __future__ import annotations
@@ -10,20 +12,26 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
 
-import phonenumbers
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, case, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.services import ClinicInfo
 from messages.catalog import Catalog
 from messages.intents import AppointmentAction, Intent, IntentKind
 from messages.matcher import Matcher
+from messages.reminders import local_clock, local_day
 from messages.staff import render_page
+from schedules.alerts import alert_if_visit_at_risk, raise_alert
+from schedules.clinic_values import clinic_values
 from schedules.models import (
-    Alert,
     AlertKind,
+    Appointment,
+    AppointmentStatus,
     ConsentChange,
     ConsentEvent,
     Direction,
@@ -31,10 +39,19 @@ from schedules.models import (
     MessageStatus,
     Patient,
     Purpose,
+    Reminder,
+    ReminderStatus,
+    UTCDateTime,
 )
 from schedules.phones import mask_phone
 
 log = logging.getLogger("clinicbot.conversation")
+
+MESSAGES = Message.__table__
+PATIENTS = Patient.__table__
+# A check-in answer counts for the visit whose check-in went out this recently.
+CHECKIN_ANSWER_WINDOW = timedelta(hours=48)
+LOW_CHECKIN_SCORES = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -60,101 +77,29 @@ class Outcome:
     alert_ids: list[int] = field(default_factory=list)
 
 
-def handle_inbound(
-    session: Session,
-    clinic: ClinicInfo,
-    text: InboundText,
-    *,
-    catalog: Catalog,
-    matcher: Matcher,
-    now: datetime,
-    public_base_url: str | None,
-) -> Outcome:
-    """Store, classify and act on one inbound text; the caller commits."""
-    inbound = _store_inbound(session, clinic, text, now)
-    if inbound is None:
-        return _repeat_of(session, text.sid)
-    patient, is_new = _patient_for(session, clinic, text.from_number, now)
-    inbound.patient_id = patient.id
-
-    intent = matcher.classify(text.body, awaiting_checkin=False)
-    if is_new and intent.language:
-        patient.language = intent.language
-    language = intent.language or patient.language
-    if language not in catalog.languages:
-        language = "en"
-    inbound.classification = _label(intent)
-    inbound.language = language
-
-    outcome = Outcome(reply=None, inbound_id=inbound.id, intent=intent)
-    conversation = _Conversation(
-        session, clinic, patient, inbound, catalog, matcher, language, now, public_base_url
-    )
-    reply_snippet = conversation.apply(intent, text.body, outcome)
-    if reply_snippet is not None:
-        reply_snippet = conversation.within_reply_cap(intent, reply_snippet)
-    if reply_snippet is not None:
-        outcome.reply = catalog.render(reply_snippet, language, conversation.values())
-        session.add(
-            Message(
-                clinic_id=clinic.id,
-                patient_id=patient.id,
-                direction=Direction.OUTBOUND,
-                purpose=Purpose.REPLY,
-                from_number=clinic.sms_number,
-                to_number=text.from_number,
-                body=outcome.reply,
-                language=language,
-                classification=reply_snippet,
-                status=MessageStatus.REPLIED,
-                reply_to_id=inbound.id,
-                created_at=now,
-                sent_at=now,
-            )
-        )
-    session.flush()
-    log.info(
-        "inbound text handled",
-        extra={
-            "clinic": clinic.slug,
-            "from": mask_phone(text.from_number),
-            "sid": text.sid,
-            "intent": inbound.classification,
-            "replied": outcome.reply is not None,
-            "alerts": len(outcome.alert_ids),
-        },
-    )
-    return outcome
+class RepeatedMessageSid(Exception):
+    """Another request stored this MessageSid first; answer from the log instead."""
 
 
-def _store_inbound(
-    session: Session, clinic: ClinicInfo, text: InboundText, now: datetime
-) -> Message | None:
-    """Insert the inbound text; return None when its MessageSid was already stored."""
-    message = Message(
-        clinic_id=clinic.id,
-        direction=Direction.INBOUND,
-        twilio_sid=text.sid,
-        from_number=text.from_number,
-        to_number=text.to_number,
-        body=text.body,
-        num_media=text.num_media,
-        status=MessageStatus.RECEIVED,
-        created_at=now,
-    )
-    try:
-        with session.begin_nested():
-            session.add(message)
-    except IntegrityError:
-        return None
-    return message
+@dataclass
+class PatientState:
+    """The patient columns a text's handling reads, from the upsert's RETURNING."""
+
+    id: int
+    phone: str
+    language: str
+    opted_out: bool
+    has_consent: bool
+    texts_in_window: int
+    is_new: bool
+    changes: dict[str, Any] = field(default_factory=dict)
 
 
-def _repeat_of(session: Session, sid: str) -> Outcome:
-    """Return the answer already given to the text with this MessageSid."""
-    inbound_id = session.scalar(select(Message.id).where(Message.twilio_sid == sid))
+def stored_answer(session: Session, sid: str) -> Outcome | None:
+    """Return the answer already given to the text with this MessageSid, if it was stored."""
+    inbound_id = session.connection().scalar(_statements(session).inbound_by_sid, {"sid": sid})
     if inbound_id is None:
-        raise RuntimeError("MessageSid conflicted but is not stored")
+        return None
     reply = session.scalar(
         select(Message.body)
         .where(Message.reply_to_id == inbound_id, Message.purpose == Purpose.REPLY)
@@ -165,31 +110,221 @@ def _repeat_of(session: Session, sid: str) -> Outcome:
     return Outcome(reply=reply, inbound_id=inbound_id, duplicate=True)
 
 
-def _patient_for(
-    session: Session, clinic: ClinicInfo, phone: str, now: datetime
-) -> tuple[Patient, bool]:
-    """Return the clinic's patient with this number (recorded now if new) and whether it is new."""
-    # Locking the row serialises texts from one number (PostgreSQL; SQLite has one writer anyway),
-    # so consent changes and the reply cap never race each other.
-    query = (
-        select(Patient)
-        .where(Patient.clinic_id == clinic.id, Patient.phone == phone)
-        .with_for_update()
+def handle_inbound(
+    session: Session,
+    clinic: ClinicInfo,
+    text: InboundText,
+    intent: Intent,
+    *,
+    catalog: Catalog,
+    matcher: Matcher,
+    now: datetime,
+    public_base_url: str | None,
+) -> Outcome:
+    """Store and act on one inbound text, classified as if a check-in were awaited; the caller
+    commits. Raises RepeatedMessageSid when a concurrent request stored its MessageSid first."""
+    repeat = stored_answer(session, text.sid)
+    if repeat is not None:
+        return repeat
+    patient = _upsert_patient(session, clinic, text.from_number, now)
+    awaited: int | None = None
+    if intent.kind is IntentKind.CHECKIN_SCORE:
+        # Only a score-shaped text pays for this lookup.
+        awaited = _awaited_checkin(session, patient.id, now)
+        if awaited is None:
+            intent = matcher.classify(text.body, awaiting_checkin=False)
+    if patient.is_new and intent.language and intent.language != patient.language:
+        patient.language = patient.changes["language"] = intent.language
+    language = intent.language or patient.language
+    if language not in catalog.languages:
+        language = "en"
+
+    inbound_id = _insert_inbound(session, clinic, text, patient.id, intent, language, now)
+    outcome = Outcome(reply=None, inbound_id=inbound_id, intent=intent)
+    conversation = _Conversation(
+        session, clinic, patient, inbound_id, catalog, matcher, language, now, public_base_url
     )
-    patient = session.scalar(query)
-    if patient is not None:
-        return patient, False
-    patient = Patient(clinic_id=clinic.id, phone=phone, language="en", created_at=now)
-    try:
-        with session.begin_nested():
-            session.add(patient)
-    except IntegrityError:
-        # Another request from the same new number won the insert.
-        found = session.scalar(query)
-        if found is None:
-            raise
-        return found, False
-    return patient, True
+    reply = conversation.apply(intent, text.body, outcome, awaited)
+    if reply is not None:
+        reply = conversation.within_reply_cap(intent, reply)
+    if reply is not None:
+        snippet_id, extra = reply
+        outcome.reply = catalog.render(snippet_id, language, {**conversation.values(), **extra})
+        session.connection().execute(
+            MESSAGES.insert(),
+            {
+                "clinic_id": clinic.id,
+                "patient_id": patient.id,
+                "direction": Direction.OUTBOUND.value,
+                "purpose": Purpose.REPLY.value,
+                "from_number": clinic.sms_number,
+                "to_number": text.from_number,
+                "body": outcome.reply,
+                "num_media": 0,
+                "language": language,
+                "classification": snippet_id,
+                "status": MessageStatus.REPLIED.value,
+                "reply_to_id": inbound_id,
+                "attempts": 0,
+                "created_at": now,
+                "sent_at": now,
+            },
+        )
+    if patient.changes:
+        session.execute(update(Patient).where(Patient.id == patient.id).values(**patient.changes))
+    log.info(
+        "inbound text handled",
+        extra={
+            "clinic": clinic.slug,
+            "from": mask_phone(text.from_number),
+            "sid": text.sid,
+            "intent": _label(intent),
+            "replied": outcome.reply is not None,
+            "alerts": len(outcome.alert_ids),
+        },
+    )
+    return outcome
+
+
+@dataclass(frozen=True)
+class _HotStatements:
+    """The webhook's common-path statements, built once per dialect with bound parameters."""
+
+    inbound_by_sid: Any
+    upsert_patient: Any
+    insert_inbound: Any
+
+
+@lru_cache(maxsize=4)
+def _build_statements(dialect: str) -> _HotStatements:
+    """Build the common-path statements; building them per request costs more than running them."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    col = PATIENTS.c
+    now = bindparam("now", type_=UTCDateTime())
+    in_window = col.texts_window_start > bindparam("window_floor", type_=UTCDateTime())
+    upsert = (
+        insert(PATIENTS)
+        .values(
+            clinic_id=bindparam("clinic_id"),
+            phone=bindparam("phone"),
+            language="en",
+            opted_out=False,
+            texts_window_start=now,
+            texts_in_window=1,
+            created_at=now,
+        )
+        .on_conflict_do_update(
+            index_elements=[col.clinic_id, col.phone],
+            set_={
+                "texts_in_window": case((in_window, col.texts_in_window + 1), else_=1),
+                "texts_window_start": case((in_window, col.texts_window_start), else_=now),
+            },
+        )
+        .returning(
+            col.id, col.language, col.opted_out, col.consent_at, col.texts_in_window, col.created_at
+        )
+    )
+    inbound_columns = (
+        "clinic_id",
+        "patient_id",
+        "direction",
+        "twilio_sid",
+        "from_number",
+        "to_number",
+        "body",
+        "num_media",
+        "language",
+        "classification",
+        "status",
+        "attempts",
+        "created_at",
+    )
+    insert_inbound = (
+        insert(MESSAGES)
+        .values({name: bindparam(name, type_=MESSAGES.c[name].type) for name in inbound_columns})
+        .on_conflict_do_nothing(index_elements=[MESSAGES.c.twilio_sid])
+        .returning(MESSAGES.c.id)
+    )
+    return _HotStatements(
+        inbound_by_sid=select(Message.id).where(Message.twilio_sid == bindparam("sid")),
+        upsert_patient=upsert,
+        insert_inbound=insert_inbound,
+    )
+
+
+def _statements(session: Session) -> _HotStatements:
+    """Return the common-path statements for this session's database."""
+    return _build_statements(session.get_bind().dialect.name)
+
+
+def _upsert_patient(
+    session: Session, clinic: ClinicInfo, phone: str, now: datetime
+) -> PatientState:
+    """Find or record the patient and count this text in their reply-cap window, in one statement.
+
+    On PostgreSQL the upsert also locks the row, so texts from one number are handled one at a
+    time and consent changes and the cap never race (SQLite has one writer anyway).
+    """
+    window = timedelta(minutes=int(clinic.settings["reply_cap_window_minutes"]))
+    params = {"clinic_id": clinic.id, "phone": phone, "now": now, "window_floor": now - window}
+    row = session.connection().execute(_statements(session).upsert_patient, params).one()
+    return PatientState(
+        id=row.id,
+        phone=phone,
+        language=row.language,
+        opted_out=row.opted_out,
+        has_consent=row.consent_at is not None,
+        texts_in_window=row.texts_in_window,
+        is_new=row.created_at == now,
+    )
+
+
+def _insert_inbound(
+    session: Session,
+    clinic: ClinicInfo,
+    text: InboundText,
+    patient_id: int,
+    intent: Intent,
+    language: str,
+    now: datetime,
+) -> int:
+    """Store the inbound text; raise RepeatedMessageSid if its SID was stored meanwhile."""
+    params = {
+        "clinic_id": clinic.id,
+        "patient_id": patient_id,
+        "direction": Direction.INBOUND.value,
+        "twilio_sid": text.sid,
+        "from_number": text.from_number,
+        "to_number": text.to_number,
+        "body": text.body,
+        "num_media": text.num_media,
+        "language": language,
+        "classification": _label(intent),
+        "status": MessageStatus.RECEIVED.value,
+        "attempts": 0,
+        "created_at": now,
+    }
+    inbound_id = session.connection().execute(_statements(session).insert_inbound, params).scalar()
+    if inbound_id is None:
+        raise RepeatedMessageSid(text.sid)
+    return int(inbound_id)
+
+
+def _awaited_checkin(session: Session, patient_id: int, now: datetime) -> int | None:
+    """Return the appointment whose recent check-in still awaits this patient's score."""
+    return session.scalar(
+        select(Appointment.id)
+        .join(Reminder, Reminder.appointment_id == Appointment.id)
+        .where(
+            Reminder.patient_id == patient_id,
+            Reminder.kinds.contains("checkin"),
+            Reminder.status.in_((ReminderStatus.SENT, ReminderStatus.DELIVERED)),
+            Reminder.sent_at >= now - CHECKIN_ANSWER_WINDOW,
+            Appointment.checkin_score.is_(None),
+        )
+        .order_by(Reminder.sent_at.desc())
+        .limit(1)
+    )
 
 
 def _label(intent: Intent) -> str:
@@ -202,81 +337,129 @@ def _label(intent: Intent) -> str:
     return f"{intent.kind.value}:{detail}" if detail else intent.kind.value
 
 
+Reply = tuple[str, dict[str, str]]
+
+
 @dataclass
 class _Conversation:
     """The state one inbound text is applied to."""
 
     session: Session
     clinic: ClinicInfo
-    patient: Patient
-    inbound: Message
+    patient: PatientState
+    inbound_id: int
     catalog: Catalog
     matcher: Matcher
     language: str
     now: datetime
     public_base_url: str | None
 
-    def apply(self, intent: Intent, body: str, outcome: Outcome) -> str | None:
-        """Apply the intent's state changes and return the snippet id to reply with, if any."""
+    def apply(
+        self, intent: Intent, body: str, outcome: Outcome, awaited: int | None
+    ) -> Reply | None:
+        """Apply the intent's state changes and return the snippet to reply with, if any."""
         kind = intent.kind
         if kind in (IntentKind.CRISIS, IntentKind.EMERGENCY):
             self._raise_safety_alert(kind, outcome)
-            if self.matcher.mentions_opt_out(body):
-                self._opt_out(body, source="sms_words_with_crisis")
-            return kind.value
+            if self.matcher.mentions_opt_out(body) and not self.patient.opted_out:
+                self._opt_out(body, "sms_words_with_crisis", outcome)
+            return kind.value, {}
         if kind is IntentKind.OPT_OUT:
             if self.patient.opted_out:
                 return None
-            self._opt_out(body, source="sms_keyword" if intent.carrier_keyword else "sms_words")
-            return None if self._carrier_answered(intent) else "opt_out"
+            self._opt_out(body, "sms_keyword" if intent.carrier_keyword else "sms_words", outcome)
+            return None if self._carrier_answered(intent) else ("opt_out", {})
         if kind is IntentKind.OPT_IN:
-            self._opt_in(body, source="sms_keyword" if intent.carrier_keyword else "sms_words")
-            return None if self._carrier_answered(intent) else "opt_in"
+            self._opt_in(body, "sms_keyword" if intent.carrier_keyword else "sms_words")
+            return None if self._carrier_answered(intent) else ("opt_in", {})
         if self.patient.opted_out:
             # Honour the opt-out: only HELP is still answered (safety was handled above).
-            return "help" if intent.kind is IntentKind.TOPIC and intent.topic == "help" else None
+            wants_help = intent.kind is IntentKind.TOPIC and intent.topic == "help"
+            return ("help", {}) if wants_help else None
+        if kind is IntentKind.CHECKIN_SCORE and awaited is not None and intent.score is not None:
+            return self._record_checkin(awaited, intent.score, outcome)
         if kind is IntentKind.APPOINTMENT:
             return self._appointment(intent, outcome)
         if kind is IntentKind.TOPIC and intent.topic:
-            return intent.topic
-        return "fallback"
+            return intent.topic, {}
+        return "fallback", {}
 
     def _carrier_answered(self, intent: Intent) -> bool:
         """Return whether Twilio has already answered this exact keyword itself."""
         return intent.carrier_keyword and bool(self.clinic.settings["twilio_handles_opt_out"])
 
-    def _appointment(self, intent: Intent, outcome: Outcome) -> str:
-        """Handle NEXT, C, R, RIDE and CALL."""
-        if intent.action is AppointmentAction.RESCHEDULE:
-            self._alert(AlertKind.RESCHEDULE, outcome)
-            return "reschedule_ack"
+    def _next_visit(self) -> Appointment | None:
+        """Return the patient's next scheduled visit."""
+        return self.session.scalar(
+            select(Appointment)
+            .where(
+                Appointment.patient_id == self.patient.id,
+                Appointment.status == AppointmentStatus.SCHEDULED,
+                Appointment.starts_at > self.now,
+            )
+            .order_by(Appointment.starts_at)
+            .limit(1)
+        )
+
+    def _visit_values(self, visit: Appointment) -> dict[str, str]:
+        """Return the local day and time of a visit for the reply."""
+        zone = ZoneInfo(self.clinic.timezone)
+        return {
+            "visit_day": local_day(visit.starts_at, zone, self.language),
+            "visit_time": local_clock(visit.starts_at, zone, self.language),
+        }
+
+    def _appointment(self, intent: Intent, outcome: Outcome) -> Reply:
+        """Handle NEXT, C, R, RIDE and CALL, only ever about this number's own visits."""
         if intent.action is AppointmentAction.CALL:
             self._alert(AlertKind.CALL_BACK, outcome)
-            return "call_ack"
-        # NEXT, C and RIDE act on the patient's next appointment; none is on record for this number.
-        return "no_appointment"
+            return "call_ack", {}
+        if intent.action is AppointmentAction.RESCHEDULE:
+            self._alert(AlertKind.RESCHEDULE, outcome)
+            return "reschedule_ack", {}
+        visit = self._next_visit()
+        if visit is None:
+            return "no_appointment", {}
+        if intent.action is AppointmentAction.CONFIRM:
+            visit.confirmed_at = visit.confirmed_at or self.now
+            return "confirmed", self._visit_values(visit)
+        if intent.action is AppointmentAction.RIDE:
+            visit.driver_confirmed_at = visit.driver_confirmed_at or self.now
+            return "ride_ack", self._visit_values(visit)
+        return "next_appointment", self._visit_values(visit)
 
-    def _alert(self, kind: AlertKind, outcome: Outcome) -> Alert:
-        """Add an alert for staff about this patient and text."""
-        alert = Alert(
+    def _record_checkin(self, appointment_id: int, score: int, outcome: Outcome) -> Reply:
+        """Record a check-in score against its visit; a low score alerts staff."""
+        self.session.execute(
+            update(Appointment)
+            .where(Appointment.id == appointment_id)
+            .values(checkin_score=score, checkin_at=self.now, updated_at=self.now)
+        )
+        if score in LOW_CHECKIN_SCORES:
+            self._alert(AlertKind.LOW_CHECKIN, outcome)
+            return "checkin_low", {}
+        return "checkin_thanks", {}
+
+    def _alert(self, kind: AlertKind, outcome: Outcome) -> int:
+        """Add an alert for staff about this patient and text; return its id."""
+        alert = raise_alert(
+            self.session,
             clinic_id=self.clinic.id,
             patient_id=self.patient.id,
             kind=kind,
-            message_id=self.inbound.id,
-            created_at=self.now,
+            now=self.now,
+            message_id=self.inbound_id,
         )
-        self.session.add(alert)
-        self.session.flush()
         outcome.alert_ids.append(alert.id)
-        return alert
+        return alert.id
 
     def _raise_safety_alert(self, kind: IntentKind, outcome: Outcome) -> None:
         """Add the crisis or emergency alert and the page to the on-call number."""
-        alert = self._alert(AlertKind(kind.value), outcome)
+        alert_id = self._alert(AlertKind(kind.value), outcome)
         if not self.clinic.oncall_number:
             log.error(
                 "crisis alert raised but the clinic has no on-call number to page",
-                extra={"clinic": self.clinic.slug, "alert_id": alert.id},
+                extra={"clinic": self.clinic.slug, "alert_id": alert_id},
             )
             return
         link = f"{self.public_base_url or ''}/admin/patients/{self.patient.id}/conversation"
@@ -287,32 +470,44 @@ class _Conversation:
             from_number=self.clinic.sms_number,
             to_number=self.clinic.oncall_number,
             body=render_page(
-                kind.value, clinic_name=self.clinic.name, alert_id=alert.id, link=link
+                kind.value, clinic_name=self.clinic.name, alert_id=alert_id, link=link
             ),
             classification=f"page:{kind.value}",
             status=MessageStatus.PENDING,
-            reply_to_id=self.inbound.id,
+            reply_to_id=self.inbound_id,
             created_at=self.now,
         )
         self.session.add(page)
         self.session.flush()
         outcome.page_ids.append(page.id)
 
-    def _opt_out(self, words: str, source: str) -> None:
+    def _opt_out(self, words: str, source: str, outcome: Outcome) -> None:
         """Record that the patient opted out, with their words and the time."""
         self.patient.opted_out = True
-        self.patient.opted_out_at = self.now
+        self.patient.changes.update(opted_out=True, opted_out_at=self.now)
         self._record(ConsentChange.OPT_OUT, source, words)
+        alert = alert_if_visit_at_risk(
+            self.session,
+            clinic_id=self.clinic.id,
+            patient_id=self.patient.id,
+            kind=AlertKind.OPTED_OUT_WITH_VISIT,
+            now=self.now,
+            message_id=self.inbound_id,
+        )
+        if alert is not None:
+            outcome.alert_ids.append(alert.id)
 
     def _opt_in(self, words: str, source: str) -> None:
         """Re-subscribe the patient, recording consent by reply if there was none."""
-        if self.patient.consent_at is None:
-            self.patient.consent_at = self.now
-            self.patient.consent_method = "sms_reply"
-            self.patient.consent_number = self.patient.phone
+        if not self.patient.has_consent:
+            self.patient.has_consent = True
+            self.patient.changes.update(
+                consent_at=self.now, consent_method="sms_reply", consent_number=self.patient.phone
+            )
             self._record(ConsentChange.CONSENT, source, words)
         if self.patient.opted_out:
             self.patient.opted_out = False
+            self.patient.changes.update(opted_out=False)
             self._record(ConsentChange.OPT_IN, source, words)
 
     def _record(self, change: ConsentChange, source: str, words: str) -> None:
@@ -323,58 +518,26 @@ class _Conversation:
                 change=change,
                 source=source,
                 words=words[:500],
-                message_id=self.inbound.id,
+                message_id=self.inbound_id,
                 at=self.now,
             )
         )
 
-    def within_reply_cap(self, intent: Intent, snippet: str) -> str | None:
+    def within_reply_cap(self, intent: Intent, reply: Reply) -> Reply | None:
         """Return what to send under the reply cap: the reply, a one-time notice, or nothing."""
-        if intent.is_safety or snippet in ("opt_out", "opt_in"):
-            return snippet
+        if intent.is_safety or reply[0] in ("opt_out", "opt_in"):
+            return reply
         cap = int(self.clinic.settings["reply_cap_count"])
-        recent = self._replies_in_window()
-        if recent < cap:
-            return snippet
+        count = self.patient.texts_in_window
+        if count <= cap:
+            return reply
         log.warning(
             "reply cap reached",
-            extra={
-                "clinic": self.clinic.slug,
-                "from": mask_phone(self.patient.phone),
-                "replies_in_window": recent,
-            },
+            extra={"clinic": self.clinic.slug, "patient_id": self.patient.id, "texts": count},
         )
-        # The notice itself counts as a reply, so the number hears it once and then silence.
-        return "rate_limited" if recent == cap else None
-
-    def _replies_in_window(self) -> int:
-        """Count the replies this number got inside the reply-cap window."""
-        window = timedelta(minutes=int(self.clinic.settings["reply_cap_window_minutes"]))
-        return int(
-            self.session.scalar(
-                select(func.count(Message.id)).where(
-                    Message.patient_id == self.patient.id,
-                    Message.direction == Direction.OUTBOUND,
-                    Message.purpose == Purpose.REPLY,
-                    Message.created_at > self.now - window,
-                )
-            )
-            or 0
-        )
+        # The number hears the notice once, then silence until the window passes.
+        return ("rate_limited", {}) if count == cap + 1 else None
 
     def values(self) -> dict[str, str]:
         """Return the clinic's details for the snippet placeholders."""
-        return {
-            "clinic_name": self.clinic.name,
-            "clinic_phone": display_phone(self.clinic.phone),
-            "clinic_hours": self.clinic.hours,
-        }
-
-
-def display_phone(e164: str) -> str:
-    """Return a number the way a patient would dial it from the clinic's country."""
-    try:
-        parsed = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
-        return e164
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+        return clinic_values(self.clinic)

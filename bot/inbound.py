@@ -5,7 +5,13 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from bot.conversation import InboundText, Outcome, handle_inbound
+from bot.conversation import (
+    InboundText,
+    Outcome,
+    RepeatedMessageSid,
+    handle_inbound,
+    stored_answer,
+)
 from bot.services import Services
 from schedules.db import transaction
 from schedules.phones import mask_phone
@@ -25,21 +31,32 @@ def receive_text(
 ) -> Outcome:
     """Handle one inbound text for the webhook and the chat command alike."""
     now = now or datetime.now(UTC)
-    with transaction(svc.sessions) as session:
-        clinic = svc.clinics.by_sms_number(session, text.to_number)
-        if clinic is None:
-            log.warning("text to a number no clinic uses", extra={"to": mask_phone(text.to_number)})
-            raise UnknownClinicNumber(text.to_number)
-        catalog, matcher = svc.content.for_clinic(clinic)
-        outcome = handle_inbound(
-            session,
-            clinic,
-            text,
-            catalog=catalog,
-            matcher=matcher,
-            now=now,
-            public_base_url=public_base_url,
-        )
+    clinic = svc.clinics.by_sms_number(text.to_number)
+    if clinic is None:
+        log.warning("text to a number no clinic uses", extra={"to": mask_phone(text.to_number)})
+        raise UnknownClinicNumber(text.to_number)
+    catalog, matcher = svc.content.for_clinic(clinic)
+    # Classifying is pure: done before the transaction, it never holds a database lock.
+    intent = matcher.classify(text.body, awaiting_checkin=True)
+    try:
+        with transaction(svc.sessions) as session:
+            outcome = handle_inbound(
+                session,
+                clinic,
+                text,
+                intent,
+                catalog=catalog,
+                matcher=matcher,
+                now=now,
+                public_base_url=public_base_url,
+            )
+    except RepeatedMessageSid:
+        # A concurrent request stored this SID first; its transaction has committed by now.
+        with transaction(svc.sessions) as session:
+            repeat = stored_answer(session, text.sid)
+        if repeat is None:
+            raise
+        return repeat
     # Only after the commit: the page rows exist for the worker's sweep if this process dies.
     svc.pages.submit(outcome.page_ids)
     return outcome

@@ -65,17 +65,18 @@ class ClinicDirectory:
         self._cache: dict[str, tuple[float, ClinicInfo]] = {}
         self._lock = threading.Lock()
 
-    def by_sms_number(self, session: Session, number: str) -> ClinicInfo | None:
+    def by_sms_number(self, number: str) -> ClinicInfo | None:
         """Return the clinic whose SMS number is number, or None."""
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(number)
         if hit and now - hit[0] < CLINIC_CACHE_SECONDS:
             return hit[1]
-        clinic = session.scalar(select(Clinic).where(Clinic.sms_number == number))
-        if clinic is None:
-            return None
-        info = ClinicInfo.from_row(clinic)
+        with self._factory() as session:
+            clinic = session.scalar(select(Clinic).where(Clinic.sms_number == number))
+            if clinic is None:
+                return None
+            info = ClinicInfo.from_row(clinic)
         with self._lock:
             self._cache[number] = (now, info)
         return info

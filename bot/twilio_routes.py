@@ -8,17 +8,16 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy import select, update
-from twilio.request_validator import RequestValidator
-from twilio.twiml.messaging_response import MessagingResponse
+from twilio.request_validator import RequestValidator, get_signature_algorithm
 
 from bot.conversation import InboundText
 from bot.inbound import UnknownClinicNumber, receive_text
 from bot.services import services
 from schedules.db import transaction
-from schedules.models import STATUS_RANK, Message
+from schedules.delivery import TWILIO_STATUSES, record_delivery_status
 
 bp = Blueprint("twilio", __name__, url_prefix="/twilio")
 log = logging.getLogger("clinicbot.webhook")
@@ -35,10 +34,12 @@ def _plain(status: int, text: str) -> Response:
 
 def _twiml(reply: str | None) -> Response:
     """Return TwiML that sends reply, or an empty <Response/> when there is nothing to say."""
-    response = MessagingResponse()
-    if reply:
-        response.message(reply)
-    return Response(str(response), status=200, mimetype="application/xml")
+    # The same document twilio's MessagingResponse builds, without its tree on the hot path.
+    document = (
+        f"<Response><Message>{escape(reply)}</Message></Response>" if reply else "<Response />"
+    )
+    body = f'<?xml version="1.0" encoding="UTF-8"?>{document}'
+    return Response(body, status=200, mimetype="application/xml")
 
 
 def _signed_url() -> str:
@@ -68,8 +69,12 @@ def twilio_signed(view: Callable[..., Response]) -> Callable[..., Response]:
         if not token:
             log.error("TWILIO_AUTH_TOKEN is not set: refusing an unverifiable Twilio request")
             return _plain(403, "signature cannot be verified")
+        # Twilio may sign with HMAC-SHA256 and say so in this header; absent, it is HMAC-SHA1.
+        algorithm = get_signature_algorithm(
+            request.headers.get("X-Twilio-Webhooks-Signature-Settings")
+        )
         if not signature or not RequestValidator(token).validate(
-            _signed_url(), request.form, signature
+            _signed_url(), request.form, signature, algorithm
         ):
             log.warning(
                 "Twilio signature invalid",
@@ -119,7 +124,7 @@ def delivery_status() -> Response:
     status = request.form.get("MessageStatus", "").strip().lower()
     if not sid or not status:
         return _plain(400, "missing MessageSid or MessageStatus")
-    if status not in STATUS_RANK:
+    if status not in TWILIO_STATUSES:
         return _plain(400, f"unknown MessageStatus {status!r}")
     error_code: int | None = None
     if request.form.get("ErrorCode"):
@@ -127,15 +132,8 @@ def delivery_status() -> Response:
             error_code = int(request.form["ErrorCode"])
         except ValueError:
             return _plain(400, "ErrorCode is not a number")
-    svc = services()
-    with transaction(svc.sessions) as session:
-        current = session.scalar(select(Message.status).where(Message.twilio_sid == sid))
-        if current is None:
-            log.info("status callback for an unknown message", extra={"sid": sid})
-            return Response(status=204)
-        if STATUS_RANK[status] > STATUS_RANK.get(current, -1):
-            values: dict[str, Any] = {"status": status, "updated_at": datetime.now(UTC)}
-            if error_code is not None:
-                values["error_code"] = error_code
-            session.execute(update(Message).where(Message.twilio_sid == sid).values(**values))
+    with transaction(services().sessions) as session:
+        known = record_delivery_status(session, sid, status, error_code, datetime.now(UTC))
+    if not known:
+        log.info("status callback for an unknown message", extra={"sid": sid})
     return Response(status=204)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -54,10 +57,72 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+class SQLiteWriterLock:
+    """Serialises writing transactions on one SQLite file across threads and processes.
+
+    SQLite's own busy handler polls with sleeps of up to 100 ms, which is what a webhook's p99
+    would measure; an exclusive flock on a file beside the database wakes the next writer as
+    soon as the lock is released.
+    """
+
+    def __init__(self, database_path: str) -> None:
+        self._path = database_path + ".writer-lock"
+        self._thread_lock = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+        self._pid: int | None = None
+
+    def _descriptor(self) -> int:
+        """Return this process's descriptor for the lock file, reopening it after a fork."""
+        if self._fd is None or self._pid != os.getpid():
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the lock for the duration of the block."""
+        with self._thread_lock:
+            fd = self._descriptor()
+            if self._depth == 0:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+_WRITER_LOCKS: dict[str, SQLiteWriterLock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+
+
+def writer_lock(engine: Engine) -> SQLiteWriterLock | None:
+    """Return the writer lock for a file-backed SQLite engine, None for other databases."""
+    if engine.dialect.name != "sqlite" or not engine.url.database:
+        return None
+    if engine.url.database == ":memory:":
+        return None
+    path = os.path.abspath(engine.url.database)
+    with _WRITER_LOCKS_GUARD:
+        lock = _WRITER_LOCKS.get(path)
+        if lock is None:
+            lock = _WRITER_LOCKS[path] = SQLiteWriterLock(path)
+    return lock
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """Yield a session whose work is committed on success and rolled back on error."""
-    with factory() as session, session.begin():
+    bind = factory.kw.get("bind")
+    lock = writer_lock(bind) if isinstance(bind, Engine) else None
+    if lock is None:
+        with factory() as session, session.begin():
+            yield session
+        return
+    with lock.held(), factory() as session, session.begin():
         yield session
 
 

@@ -1,29 +1,115 @@
-"""Sending whatever is due: the one job the worker's clock runs."""
+"""Sending whatever is due: the one job the worker's clock runs.
+
+Never twice: a worker claims a batch of due reminders (FOR UPDATE SKIP LOCKED on PostgreSQL; on
+SQLite one writer at a time), then, one text at a time, commits the reminder as `sending` before
+handing it to Twilio and commits the outcome after. A crash can leave at most the one text in
+flight as `sending`; a later sweep marks it `unknown` and alerts staff instead of resending it.
+Claimed texts never handed over go back to `pending`, guarded by the claim token.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from messages.catalog import ContentError, load_catalog
+from schedules.alerts import alert_if_visit_at_risk
+from schedules.db import transaction
+from schedules.models import (
+    Alert,
+    AlertKind,
+    Appointment,
+    AppointmentStatus,
+    Clinic,
+    ConsentChange,
+    ConsentEvent,
+    Direction,
+    Message,
+    MessageStatus,
+    Patient,
+    Purpose,
+    Reminder,
+    ReminderStatus,
+)
 from schedules.outbox import sweep_pages
-from schedules.sender import Sender
+from schedules.planner import kind_expiry, visit_times
+from schedules.reminders import render_body, timing_for
+from schedules.sender import Sender, SendError
+from schedules.settings import effective_settings
 
 log = logging.getLogger("clinicbot.dispatch")
+
+BATCH_SIZE = 200
+# A reminder due at the end of the send window may go out this late; later catch-up waits for
+# the window to open again (and expires if that is too late).
+ON_TIME_GRACE = timedelta(minutes=10)
+STALE_AFTER = timedelta(minutes=2)
+MAX_ATTEMPTS = 5
+RETRY_BASE = timedelta(seconds=30)
+OPTED_OUT_CODES = frozenset({21610})
+UNUSABLE_NUMBER_CODES = frozenset({21211, 21614, 21635})
 
 
 @dataclass
 class DispatchReport:
-    """What one dispatch tick did."""
+    """What one dispatch run did."""
 
     pages: dict[int, str] = field(default_factory=dict)
+    reminders: Counter[str] = field(default_factory=Counter)
 
     @property
     def sent(self) -> int:
-        """Return how many texts were handed to the sender and accepted."""
-        return sum(1 for s in self.pages.values() if s not in ("failed", "unknown", "skipped"))
+        """Return how many texts the provider accepted."""
+        pages = sum(1 for s in self.pages.values() if s not in ("failed", "unknown", "skipped"))
+        return pages + self.reminders["sent"]
+
+
+class SendRate:
+    """Spaces out sends per sender number so Twilio's queue for it never overflows."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, sender_key: str, per_second: float) -> None:
+        """Block until this sender may send again at per_second texts a second (0: no limit)."""
+        if per_second <= 0:
+            return
+        with self._lock:
+            now = self._clock()
+            at = max(now, self._next.get(sender_key, now))
+            self._next[sender_key] = at + 1.0 / per_second
+        if at > now:
+            self._sleep(at - now)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A reminder this worker holds, rendered and ready to hand over."""
+
+    reminder_id: int
+    token: str
+    to: str
+    from_number: str
+    body: str
+    language: str
+    per_second: float
 
 
 def dispatch_due(
@@ -31,10 +117,327 @@ def dispatch_due(
     sender: Sender,
     now: datetime,
     status_callback: str | None = None,
+    *,
+    batch_size: int = BATCH_SIZE,
+    rate: SendRate | None = None,
+    stop: threading.Event | None = None,
 ) -> DispatchReport:
-    """Send everything due at now and return what happened."""
-    pages = sweep_pages(factory, sender, now, status_callback=status_callback)
-    report = DispatchReport(pages=pages)
-    if report.pages:
-        log.info("dispatch tick", extra={"pages": len(report.pages), "sent": report.sent})
+    """Send every page and reminder due at now; return what happened."""
+    report = DispatchReport(
+        pages=sweep_pages(factory, sender, now, status_callback=status_callback)
+    )
+    recover_stale_claims(factory, now)
+    rate = rate or SendRate()
+    while stop is None or not stop.is_set():
+        token = str(uuid.uuid4())
+        batch = claim_due(factory, now, token, batch_size, report)
+        for item in batch:
+            if stop is not None and stop.is_set():
+                release(factory, [b for b in batch if b.reminder_id >= item.reminder_id], now)
+                break
+            rate.wait(item.from_number, item.per_second)
+            report.reminders[send_one(factory, sender, item, now, status_callback)] += 1
+        if len(batch) < batch_size:
+            break
+    if report.pages or report.reminders:
+        log.info(
+            "dispatch run",
+            extra={
+                "pages": len(report.pages),
+                **{f"reminders_{k}": v for k, v in report.reminders.items()},
+            },
+        )
     return report
+
+
+def _open_clinics(session: Session, now: datetime) -> dict[int, Clinic]:
+    """Return the clinics inside their send window at now."""
+    clinics = {}
+    for clinic in session.scalars(select(Clinic)):
+        timing = timing_for(clinic)
+        local = now.astimezone(ZoneInfo(clinic.timezone)).time()
+        if timing.window_start <= local <= timing.window_end:
+            clinics[clinic.id] = clinic
+    return clinics
+
+
+def claim_due(
+    factory: sessionmaker[Session],
+    now: datetime,
+    token: str,
+    batch_size: int,
+    report: DispatchReport,
+) -> list[Claimed]:
+    """Claim up to batch_size due reminders, settling those that must not be sent."""
+    with transaction(factory) as session:
+        open_ids = list(_open_clinics(session, now))
+        query = (
+            select(Reminder)
+            .where(
+                Reminder.status == ReminderStatus.PENDING,
+                Reminder.due_at <= now,
+                or_(Reminder.clinic_id.in_(open_ids), Reminder.due_at >= now - ON_TIME_GRACE),
+            )
+            .order_by(Reminder.due_at, Reminder.id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        reminders = list(session.scalars(query))
+        if not reminders:
+            return []
+        appointments = _by_id(session, Appointment, {r.appointment_id for r in reminders})
+        patients = _by_id(session, Patient, {r.patient_id for r in reminders})
+        clinics = _by_id(session, Clinic, {r.clinic_id for r in reminders})
+        claimed: list[Claimed] = []
+        for reminder in reminders:
+            appointment = appointments[reminder.appointment_id]
+            patient = patients[reminder.patient_id]
+            clinic = clinics[reminder.clinic_id]
+            verdict = _settle(reminder, appointment, patient, clinic, now)
+            if verdict is not None:
+                reminder.status, reminder.status_reason = verdict
+                reminder.updated_at = now
+                report.reminders[verdict[0]] += 1
+                continue
+            try:
+                catalog = load_catalog(effective_settings(clinic.settings)["content_dir"] or None)
+                body = render_body(
+                    catalog, clinic, appointment, patient.language, reminder.kind_list
+                )
+            except (ContentError, KeyError, ValueError) as exc:
+                reminder.status = ReminderStatus.FAILED
+                reminder.status_reason = f"could not render: {type(exc).__name__}"
+                reminder.updated_at = now
+                session.add(_alert(reminder, AlertKind.SEND_FAILED, now))
+                report.reminders[ReminderStatus.FAILED] += 1
+                log.error("reminder could not be rendered", extra={"reminder_id": reminder.id})
+                continue
+            reminder.status = ReminderStatus.CLAIMED
+            reminder.claim_token = token
+            reminder.body = body
+            reminder.updated_at = now
+            claimed.append(
+                Claimed(
+                    reminder.id, token, patient.phone, clinic.sms_number, body, patient.language
+                )
+            )
+        return claimed
+
+
+def _by_id(session: Session, model: type, ids: set[int]) -> dict[int, object]:
+    """Load rows of model by primary key in one query."""
+    return {row.id: row for row in session.scalars(select(model).where(model.id.in_(ids)))}  # type: ignore[attr-defined]
+
+
+def _settle(
+    reminder: Reminder,
+    appointment: Appointment,
+    patient: Patient,
+    clinic: Clinic,
+    now: datetime,
+) -> tuple[str, str] | None:
+    """Return the final status and reason when this reminder must not be sent, else None."""
+    if appointment.status != AppointmentStatus.SCHEDULED:
+        return ReminderStatus.CANCELLED, "appointment cancelled"
+    if appointment.starts_at != reminder.planned_start:
+        return ReminderStatus.CANCELLED, "appointment moved"
+    if patient.opted_out:
+        return ReminderStatus.SKIPPED, "patient opted out"
+    if patient.consent_at is None:
+        return ReminderStatus.SKIPPED, "no SMS consent on record"
+    if patient.unusable_at is not None:
+        return ReminderStatus.SKIPPED, f"number cannot take texts ({patient.unusable_code})"
+    times = visit_times(appointment.starts_at, appointment.treatment, timing_for(clinic))
+    live = [kind for kind in reminder.kind_list if kind_expiry(kind, times) > now]
+    if not live:
+        return ReminderStatus.EXPIRED, "past its latest useful moment"
+    if len(live) < len(reminder.kind_list):
+        # Part of a merged text went stale during downtime: send only what is still true.
+        reminder.kinds = ",".join(live)
+    return None
+
+
+def release(factory: sessionmaker[Session], items: Sequence[Claimed], now: datetime) -> None:
+    """Give claimed reminders that were never handed over back to the queue."""
+    if not items:
+        return
+    with transaction(factory) as session:
+        for item in items:
+            session.execute(
+                update(Reminder)
+                .where(
+                    Reminder.id == item.reminder_id,
+                    Reminder.status == ReminderStatus.CLAIMED,
+                    Reminder.claim_token == item.token,
+                )
+                .values(status=ReminderStatus.PENDING, claim_token=None, body=None, updated_at=now)
+            )
+
+
+def send_one(
+    factory: sessionmaker[Session],
+    sender: Sender,
+    item: Claimed,
+    now: datetime,
+    status_callback: str | None,
+) -> str:
+    """Hand one claimed reminder to the sender, committing before and after; return its status."""
+    with transaction(factory) as session:
+        taken = session.execute(
+            update(Reminder)
+            .where(
+                Reminder.id == item.reminder_id,
+                Reminder.status == ReminderStatus.CLAIMED,
+                Reminder.claim_token == item.token,
+            )
+            .values(status=ReminderStatus.SENDING, attempts=Reminder.attempts + 1, updated_at=now)
+        )
+        if taken.rowcount != 1:
+            return "lost_claim"
+        reminder = session.get_one(Reminder, item.reminder_id)
+        message = Message(
+            clinic_id=reminder.clinic_id,
+            patient_id=reminder.patient_id,
+            direction=Direction.OUTBOUND,
+            purpose=Purpose.REMINDER,
+            from_number=item.from_number,
+            to_number=item.to,
+            body=item.body,
+            language=item.language,
+            classification=f"reminder:{reminder.kinds}",
+            status=MessageStatus.CLAIMED,
+            created_at=now,
+        )
+        session.add(message)
+        session.flush()
+        reminder.message_id = message.id
+        message_id = message.id
+    try:
+        result = sender.send(
+            to=item.to,
+            body=item.body,
+            from_number=item.from_number,
+            status_callback=status_callback,
+        )
+    except SendError as exc:
+        return _record_failure(factory, item.reminder_id, message_id, exc, now)
+    with transaction(factory) as session:
+        session.execute(
+            update(Reminder)
+            .where(Reminder.id == item.reminder_id)
+            .values(status=ReminderStatus.SENT, twilio_sid=result.sid, sent_at=now, updated_at=now)
+        )
+        session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(status=result.status, twilio_sid=result.sid, sent_at=now, updated_at=now)
+        )
+    return ReminderStatus.SENT
+
+
+def _record_failure(
+    factory: sessionmaker[Session],
+    reminder_id: int,
+    message_id: int,
+    exc: SendError,
+    now: datetime,
+) -> str:
+    """Record a sender error on the reminder, the patient and for staff; return the status."""
+    with transaction(factory) as session:
+        reminder = session.get_one(Reminder, reminder_id)
+        patient = session.get_one(Patient, reminder.patient_id)
+        message = session.get_one(Message, message_id)
+        reminder.error_code, reminder.error_message = exc.code, exc.message[:255]
+        reminder.updated_at = now
+        message.error_code, message.error_message = exc.code, exc.message[:255]
+        message.status = MessageStatus.FAILED
+        retry_at = now + RETRY_BASE * (2 ** max(reminder.attempts - 1, 0))
+        if exc.retryable and reminder.attempts < MAX_ATTEMPTS and retry_at < reminder.expires_at:
+            reminder.status, reminder.status_reason = (
+                ReminderStatus.PENDING,
+                "rate limited; retrying",
+            )
+            reminder.due_at, reminder.claim_token = retry_at, None
+        elif exc.code in OPTED_OUT_CODES:
+            reminder.status, reminder.status_reason = ReminderStatus.FAILED, "recipient opted out"
+            if not patient.opted_out:
+                patient.opted_out, patient.opted_out_at = True, now
+                session.add(
+                    ConsentEvent(
+                        patient_id=patient.id,
+                        change=ConsentChange.OPT_OUT,
+                        source="twilio_21610",
+                        message_id=message_id,
+                        at=now,
+                    )
+                )
+                alert_if_visit_at_risk(
+                    session,
+                    clinic_id=patient.clinic_id,
+                    patient_id=patient.id,
+                    kind=AlertKind.OPTED_OUT_WITH_VISIT,
+                    now=now,
+                    message_id=message_id,
+                )
+        elif exc.code in UNUSABLE_NUMBER_CODES:
+            reminder.status = ReminderStatus.FAILED
+            reminder.status_reason = f"number cannot take texts ({exc.code})"
+            patient.unusable_code, patient.unusable_at = exc.code, now
+            session.add(_alert(reminder, AlertKind.UNUSABLE_NUMBER, now))
+        elif exc.uncertain:
+            reminder.status = ReminderStatus.UNKNOWN
+            reminder.status_reason = "provider answer lost; may have been sent, not resent"
+            message.status = MessageStatus.UNKNOWN
+            session.add(_alert(reminder, AlertKind.SEND_FAILED, now))
+        else:
+            reminder.status = ReminderStatus.FAILED
+            reminder.status_reason = "refused by the provider"
+            session.add(_alert(reminder, AlertKind.SEND_FAILED, now))
+        status = reminder.status
+    log.warning(
+        "reminder not sent",
+        extra={"reminder_id": reminder_id, "code": exc.code, "status": status},
+    )
+    return status
+
+
+def _alert(reminder: Reminder, kind: AlertKind, now: datetime) -> Alert:
+    """Return a staff alert about this reminder's patient."""
+    return Alert(
+        clinic_id=reminder.clinic_id,
+        patient_id=reminder.patient_id,
+        kind=kind,
+        message_id=reminder.message_id,
+        created_at=now,
+    )
+
+
+def recover_stale_claims(factory: sessionmaker[Session], now: datetime) -> None:
+    """Requeue claims a dead worker never handed over; flag texts whose send outcome is unknown."""
+    cutoff = now - STALE_AFTER
+    with transaction(factory) as session:
+        session.execute(
+            update(Reminder)
+            .where(Reminder.status == ReminderStatus.CLAIMED, Reminder.updated_at < cutoff)
+            .values(status=ReminderStatus.PENDING, claim_token=None, body=None, updated_at=now)
+        )
+        stuck = list(
+            session.scalars(
+                select(Reminder)
+                .where(Reminder.status == ReminderStatus.SENDING, Reminder.updated_at < cutoff)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        for reminder in stuck:
+            reminder.status = ReminderStatus.UNKNOWN
+            reminder.status_reason = "worker stopped while sending; check before resending"
+            reminder.updated_at = now
+            session.add(_alert(reminder, AlertKind.SEND_FAILED, now))
+            if reminder.message_id is not None:
+                session.execute(
+                    update(Message)
+                    .where(Message.id == reminder.message_id)
+                    .values(status=MessageStatus.UNKNOWN, updated_at=now)
+                )
+        if stuck:
+            log.error("texts with unknown outcome flagged for staff", extra={"count": len(stuck)})

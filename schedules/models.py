@@ -181,6 +181,12 @@ class Patient(Base):
     consent_number: Mapped[str | None] = mapped_column(String(20))
     opted_out: Mapped[bool] = mapped_column(default=False)
     opted_out_at: Mapped[datetime | None]
+    # Set when Twilio says the number cannot take texts (21211, 21614, 21635, 30006).
+    unusable_code: Mapped[int | None]
+    unusable_at: Mapped[datetime | None]
+    # Inbound texts in the current reply-cap window, counted where the webhook already writes.
+    texts_window_start: Mapped[datetime | None]
+    texts_in_window: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     clinic: Mapped[Clinic] = relationship(back_populates="patients")
@@ -191,7 +197,7 @@ class Patient(Base):
     @property
     def may_receive_scheduled_texts(self) -> bool:
         """Return whether reminders may be sent: consent recorded and not opted out."""
-        return self.consent_at is not None and not self.opted_out
+        return self.consent_at is not None and not self.opted_out and self.unusable_at is None
 
 
 class ConsentEvent(Base):
@@ -298,7 +304,8 @@ class ReminderStatus(StrEnum):
     """Lifecycle of a reminder; claimed and unknown guard against sending twice."""
 
     PENDING = "pending"
-    CLAIMED = "claimed"  # handed to the sender; stale means the outcome is unknown
+    CLAIMED = "claimed"  # taken by one worker's batch, not yet handed to the sender
+    SENDING = "sending"  # handed to the sender; stale means the outcome is unknown
     SENT = "sent"
     DELIVERED = "delivered"
     FAILED = "failed"
@@ -330,6 +337,8 @@ class Reminder(Base):
     planned_start: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16), default=ReminderStatus.PENDING)
     status_reason: Mapped[str | None] = mapped_column(String(255))
+    # Which worker's batch holds the claim, so a claim taken back from it is not sent by it.
+    claim_token: Mapped[str | None] = mapped_column(String(36))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     twilio_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     error_code: Mapped[int | None]

@@ -14,8 +14,8 @@ class SettingSpec:
     kind: type
     default: Any
     help: str
-    minimum: int | None = None
-    maximum: int | None = None
+    minimum: float | None = None
+    maximum: float | None = None
 
 
 SETTINGS: dict[str, SettingSpec] = {
@@ -30,6 +30,14 @@ SETTINGS: dict[str, SettingSpec] = {
     ),
     "reply_cap_window_minutes": SettingSpec(
         int, 10, "Length of the reply-cap window in minutes.", 1, 24 * 60
+    ),
+    "send_rate_per_second": SettingSpec(
+        float,
+        5.0,
+        "Most texts a second sent from this clinic's number (0: no limit). Keep it at or below "
+        "what the number's Twilio queue drains (long code ~1 segment/s, queued up to ~10 h).",
+        0,
+        1000,
     ),
     "content_dir": SettingSpec(
         str, "", "Folder with the clinic's own en.toml/es.toml snippet overrides."
@@ -53,11 +61,12 @@ def parse_setting(key: str, raw: str) -> Any:
         if lowered in ("false", "no", "0", "off"):
             return False
         raise InvalidSetting(f"{key} must be true or false, not {raw!r}")
-    if spec.kind is int:
+    if spec.kind in (int, float):
         try:
-            value = int(raw)
+            value = spec.kind(raw)
         except ValueError as exc:
-            raise InvalidSetting(f"{key} must be a whole number, not {raw!r}") from exc
+            kind = "a whole number" if spec.kind is int else "a number"
+            raise InvalidSetting(f"{key} must be {kind}, not {raw!r}") from exc
         if spec.minimum is not None and value < spec.minimum:
             raise InvalidSetting(f"{key} must be at least {spec.minimum}")
         if spec.maximum is not None and value > spec.maximum:

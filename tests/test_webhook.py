@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from bot.services import Services
 from conftest import (
+    AUTH_TOKEN,
     CLINIC_SMS,
     ONCALL,
     PATIENT,
@@ -428,3 +429,35 @@ def test_unsigned_status_callback_is_refused(client, clinic, svc):
 def test_status_callback_with_unknown_status_is_a_400(client, clinic):
     params = {"MessageSid": new_sid(), "MessageStatus": "exploded"}
     assert post_signed(client, "/twilio/status", params).status_code == 400
+
+
+def test_sha256_signature_named_in_the_settings_header_is_accepted(client, clinic, svc):
+    from twilio.request_validator import RequestValidator
+
+    params = twilio_params("HELP", sid=new_sid())
+    url = PUBLIC_BASE_URL + "/twilio/sms"
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params, "HMAC_SHA256")
+    headers = {
+        "X-Twilio-Signature": signature,
+        "X-Twilio-Webhooks-Signature-Settings": "key=webhooks_sharedkey_x,algorithm=HMAC_SHA256",
+    }
+    assert reply_of(client.post("/twilio/sms", data=params, headers=headers)) is not None
+    # The same SHA-256 signature without the header is checked as SHA-1 and refused.
+    params["MessageSid"] = new_sid()
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params, "HMAC_SHA256")
+    response = client.post("/twilio/sms", data=params, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "reply", ["plain", "a < b & c > d", "quotes \" and ' stay", "¿Qué tal? ñ", "emoji 🙂"]
+)
+def test_twiml_is_what_twilios_own_builder_makes(reply):
+    from twilio.twiml.messaging_response import MessagingResponse
+
+    from bot.twilio_routes import _twiml
+
+    expected = MessagingResponse()
+    expected.message(reply)
+    assert _twiml(reply).get_data(as_text=True) == str(expected)
+    assert _twiml(None).get_data(as_text=True) == str(MessagingResponse())

@@ -1,0 +1,960 @@
+"""Schedule import: read a clinic's rows, check every one, then upsert patients and appointments.
+
+Reading is split from writing so the CLI, the staff upload page and the JSON API share it:
+``parse_schedule_csv`` (or ``read_schedule_csv``) and ``validate_rows`` turn input into checked
+``ScheduleRow`` values and ``RowProblem`` reports; ``plan_changes`` says what loading them would do;
+``apply_schedule`` does it.
+
+Decisions a clinic may ask about:
+
+- ``start`` takes ``YYYY-MM-DD HH:MM``, ISO 8601 local time, or any date + time form that the
+  ``date`` and ``time`` columns take. An ISO time with a UTC offset is accepted only when the offset
+  is the one the clinic's zone has at that wall time; such an offset also settles which of the two
+  01:30s is meant on the night clocks fall back. Any other offset is an invalid row, never
+  silently converted.
+- ``sms_consent=yes`` records consent (method ``clinic``) for a patient with none; ``no`` withdraws
+  recorded consent, whoever gave it. Neither touches an opt-out: a patient's STOP wins over the
+  sheet. When one phone's rows disagree, ``no`` wins.
+- A blank ``patient_name`` or ``language`` leaves the patient's stored value alone.
+- A known ``appointment_id`` whose time changed is *moved*; newly ``cancelled`` is *cancelled*; a
+  changed duration, treatment, phone or a cancelled visit put back on is *updated*. Appointments the
+  file does not mention are left alone: a file may cover only the coming weeks.
+- A row that changes nothing is not written at all, so loading the same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import IO, Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from schedules.models import (
+    Appointment,
+    AppointmentStatus,
+    Clinic,
+    ConsentChange,
+    ConsentEvent,
+    Patient,
+    Treatment,
+)
+from schedules.phones import DEFAULT_REGION, InvalidPhoneNumber, mask_phone, normalize_phone
+
+log = logging.getLogger("clinicbot.importer")
+
+DEFAULT_DURATION_MINUTES = 60
+MAX_DURATION_MINUTES = 600
+MAX_EXTERNAL_ID = 64
+MAX_NAME = 120
+CONSENT_METHOD = "clinic"
+CONSENT_SOURCE = "clinic_import"
+# ConsentEvent.change holds 16 characters; ConsentChange has no member for this yet.
+CONSENT_WITHDRAWN = "withdrawn"
+WRITE_CHUNK = 1000
+PROGRESS_EVERY = 500
+
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "appointment_id": ("appointment_id", "id", "appt_id"),
+    "phone": ("phone", "mobile", "cell"),
+    "start": ("start",),
+    "date": ("date",),
+    "time": ("time",),
+    "patient_name": ("patient_name", "name"),
+    "duration_minutes": ("duration_minutes",),
+    "status": ("status",),
+    "treatment": ("treatment",),
+    "language": ("language",),
+    "sms_consent": ("sms_consent",),
+}
+_COLUMN_OF_ALIAS = {
+    alias: column for column, aliases in COLUMN_ALIASES.items() for alias in aliases
+}
+
+STATUS_WORDS = {
+    "scheduled": AppointmentStatus.SCHEDULED.value,
+    "cancelled": AppointmentStatus.CANCELLED.value,
+    "canceled": AppointmentStatus.CANCELLED.value,
+}
+TREATMENT_WORDS = {"iv": Treatment.IV.value, "nasal": Treatment.NASAL.value}
+LANGUAGE_WORDS = {
+    "en": "en",
+    "english": "en",
+    "es": "es",
+    "spanish": "es",
+    "español": "es",
+    "espanol": "es",
+}
+CONSENT_WORDS = {"yes": True, "y": True, "true": True, "no": False, "n": False, "false": False}
+
+_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})")
+_TIME_24 = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
+_TIME_12 = re.compile(r"(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?\s*([ap])\.?\s*m\.?", re.IGNORECASE)
+_DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
+
+
+class _Reader(Protocol):
+    """What this module uses of a csv reader (its class is private)."""
+
+    line_num: int
+
+    def __iter__(self) -> Iterator[list[str]]: ...
+
+    def __next__(self) -> list[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    """Why a line of the input cannot be imported; whole_file means nothing in it can."""
+
+    line: int
+    message: str
+    whole_file: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRow:
+    """One checked appointment row: E.164 phone, aware UTC start."""
+
+    line: int
+    external_id: str
+    phone: str
+    starts_at: datetime
+    duration_minutes: int
+    status: str
+    treatment: str
+    # None when the row left it blank: a stored language is then kept.
+    language: str | None
+    sms_consent: bool
+    patient_name: str | None
+
+
+@dataclass
+class ScheduleFile:
+    """A read CSV: its checked rows, every problem, and the columns it ignored."""
+
+    rows: list[ScheduleRow]
+    problems: list[RowProblem]
+    ignored_columns: list[str] = field(default_factory=list)
+
+    @property
+    def readable(self) -> bool:
+        """Return whether the file could be read at all (rows may still be invalid)."""
+        return not any(problem.whole_file for problem in self.problems)
+
+
+def column_key(header: str) -> str:
+    """Return a header as aliases are matched: lower case, spaces and hyphens as underscores."""
+    return re.sub(r"[\s_\-]+", "_", header.replace("\ufeff", "").strip().lower()).strip("_")
+
+
+def parse_schedule_csv(
+    source: str | bytes | IO[str] | IO[bytes], zone: ZoneInfo, region: str = DEFAULT_REGION
+) -> tuple[list[ScheduleRow], list[RowProblem]]:
+    """Read a schedule CSV and return its valid rows and every problem, by line."""
+    parsed = read_schedule_csv(source, zone, region)
+    return parsed.rows, parsed.problems
+
+
+def read_schedule_csv(
+    source: str | bytes | IO[str] | IO[bytes],
+    zone: ZoneInfo,
+    region: str = DEFAULT_REGION,
+    progress: Callable[[int], None] | None = None,
+) -> ScheduleFile:
+    """Read a schedule CSV; progress, if given, hears how many more rows were checked."""
+    text, problem = _decode(source)
+    if problem is not None:
+        return ScheduleFile([], [problem])
+    reader = csv.reader(io.StringIO(text, newline=None))
+    problems: list[RowProblem] = []
+    try:
+        header, header_line = _header(reader)
+    except csv.Error as exc:
+        return ScheduleFile([], [RowProblem(reader.line_num or 1, f"not a CSV file: {exc}", True)])
+    if header is None:
+        message = "the file is empty: its first line must name the columns"
+        return ScheduleFile([], [RowProblem(1, message, True)])
+    positions, ignored, header_problems = _map_header(header)
+    if header_problems:
+        return ScheduleFile(
+            [], [RowProblem(header_line, m, True) for m in header_problems], ignored
+        )
+
+    records = _records(reader, positions, len(header), problems)
+    if progress is not None:
+        records = _counted(records, progress)
+    try:
+        rows, row_problems = validate_rows(records, zone, region)
+    except csv.Error as exc:
+        line = reader.line_num + 1
+        return ScheduleFile(
+            [], [RowProblem(line, f"cannot read the CSV here: {exc}", True)], ignored
+        )
+    problems.extend(row_problems)
+    problems.sort(key=lambda p: p.line)
+    return ScheduleFile(rows, problems, ignored)
+
+
+def _decode(source: str | bytes | IO[str] | IO[bytes]) -> tuple[str, RowProblem | None]:
+    """Return the input as text, or the problem that stops it being read as UTF-8."""
+    try:
+        data = source if isinstance(source, str | bytes) else source.read()
+    except UnicodeDecodeError as exc:
+        return "", RowProblem(1, _not_utf8(exc, None), True)
+    if isinstance(data, str):
+        return data.removeprefix("\ufeff"), None
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return "", RowProblem(line, _not_utf8(exc, data), True)
+
+
+def _not_utf8(exc: UnicodeDecodeError, data: bytes | None) -> str:
+    """Explain a decoding failure in words a front desk can act on."""
+    byte = f"byte 0x{data[exc.start]:02x} " if data is not None else ""
+    return (
+        f"the file is not UTF-8 text ({byte}cannot be read); nothing was imported. "
+        'Save it again as "CSV UTF-8" (Excel: File > Save As > CSV UTF-8)'
+    )
+
+
+def _header(reader: _Reader) -> tuple[list[str] | None, int]:
+    """Return the first non-blank line's fields and its line number."""
+    for fields in reader:
+        if any(f.strip() for f in fields):
+            return fields, reader.line_num
+    return None, 0
+
+
+def _map_header(header: list[str]) -> tuple[dict[str, int], list[str], list[str]]:
+    """Return each known column's position, the ignored names, and what is wrong with the header."""
+    positions: dict[str, int] = {}
+    names: dict[str, str] = {}
+    ignored: list[str] = []
+    problems: list[str] = []
+    for index, name in enumerate(header):
+        key = column_key(name)
+        if not key:
+            continue
+        column = _COLUMN_OF_ALIAS.get(key)
+        if column is None:
+            ignored.append(name.strip())
+        elif column in positions:
+            problems.append(
+                f"columns {names[column]!r} and {name.strip()!r} both give {column}; keep one"
+            )
+        else:
+            positions[column] = index
+            names[column] = name.strip()
+    missing = [
+        f"{column} (or {', '.join(COLUMN_ALIASES[column][1:])})"
+        for column in ("appointment_id", "phone")
+        if column not in positions
+    ]
+    has_start = "start" in positions
+    if has_start and ("date" in positions or "time" in positions):
+        problems.append("give either a start column or date and time columns, not both")
+    elif not has_start and "date" in positions and "time" not in positions:
+        missing.append("time (the date column needs one)")
+    elif not has_start and "time" in positions and "date" not in positions:
+        missing.append("date (the time column needs one)")
+    elif not has_start and "date" not in positions:
+        missing.append("start (or date and time)")
+    if missing:
+        plural = "s" if len(missing) > 1 else ""
+        problems.insert(0, f"missing required column{plural}: {'; '.join(missing)}")
+    return positions, ignored, problems
+
+
+def _records(
+    reader: _Reader,
+    positions: dict[str, int],
+    width: int,
+    problems: list[RowProblem],
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield each non-blank data row by the line it starts on, keyed by canonical column."""
+    previous = reader.line_num
+    for fields in reader:
+        line = previous + 1
+        previous = reader.line_num
+        if not any(f.strip() for f in fields):
+            continue
+        if len(fields) > width and any(f.strip() for f in fields[width:]):
+            problems.append(
+                RowProblem(
+                    line,
+                    f"{len(fields)} values but the header names {width} columns "
+                    "(a value containing a comma must be in double quotes)",
+                )
+            )
+            continue
+        yield line, {c: fields[i] if i < len(fields) else "" for c, i in positions.items()}
+
+
+def _counted(
+    records: Iterator[tuple[int, dict[str, str]]], progress: Callable[[int], None]
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """Pass records through, telling progress how many went by."""
+    pending = 0
+    for record in records:
+        yield record
+        pending += 1
+        if pending == PROGRESS_EVERY:
+            progress(pending)
+            pending = 0
+    if pending:
+        progress(pending)
+
+
+def validate_rows(
+    raw: Iterable[tuple[int, Mapping[str, Any]]], zone: ZoneInfo, region: str = DEFAULT_REGION
+) -> tuple[list[ScheduleRow], list[RowProblem]]:
+    """Check rows keyed by canonical column name; return the valid ones and every problem."""
+    rows: list[ScheduleRow] = []
+    problems: list[RowProblem] = []
+    lines_by_id: dict[str, list[int]] = defaultdict(list)
+    phones: dict[str, str | InvalidPhoneNumber] = {}
+    for line, values in raw:
+        row, messages = _validate_row(line, values, zone, region, phones)
+        external_id = _text(values.get("appointment_id"))
+        if external_id:
+            lines_by_id[external_id].append(line)
+        problems.extend(RowProblem(line, message) for message in messages)
+        if row is not None:
+            rows.append(row)
+    duplicated: set[str] = set()
+    for external_id, lines in lines_by_id.items():
+        if len(lines) > 1:
+            duplicated.add(external_id)
+            where = ", ".join(str(n) for n in lines)
+            problems.extend(
+                RowProblem(n, f"appointment_id {external_id!r} is on more than one line ({where})")
+                for n in lines
+            )
+    problems.sort(key=lambda p: p.line)
+    return [r for r in rows if r.external_id not in duplicated], problems
+
+
+def _text(value: Any) -> str:
+    """Return a cell as stripped text; a missing cell is empty."""
+    return "" if value is None else str(value).strip()
+
+
+def _validate_row(
+    line: int,
+    values: Mapping[str, Any],
+    zone: ZoneInfo,
+    region: str,
+    phones: dict[str, str | InvalidPhoneNumber],
+) -> tuple[ScheduleRow | None, list[str]]:
+    """Check one row; return it (None if invalid) and every problem with it."""
+    messages: list[str] = []
+    external_id = _text(values.get("appointment_id"))
+    if not external_id:
+        messages.append("appointment_id is missing")
+    elif len(external_id) > MAX_EXTERNAL_ID:
+        messages.append(f"appointment_id is longer than {MAX_EXTERNAL_ID} characters")
+
+    phone = _phone(_text(values.get("phone")), region, phones, messages)
+    starts_at = _start(values, zone, messages)
+
+    duration = DEFAULT_DURATION_MINUTES
+    duration_text = _text(values.get("duration_minutes"))
+    if duration_text:
+        match = re.fullmatch(r"(\d+)(?:\.0*)?", duration_text)
+        duration = int(match.group(1)) if match else 0
+        if not 1 <= duration <= MAX_DURATION_MINUTES:
+            messages.append(
+                f"duration_minutes {duration_text!r} is not a whole number of minutes "
+                f"from 1 to {MAX_DURATION_MINUTES}"
+            )
+
+    status = _word(values, "status", STATUS_WORDS, "scheduled or cancelled", messages)
+    treatment = _word(values, "treatment", TREATMENT_WORDS, "iv or nasal", messages)
+    language = _word(values, "language", LANGUAGE_WORDS, "en or es", messages)
+    consent = _word(values, "sms_consent", CONSENT_WORDS, "yes or no", messages)
+
+    name = _text(values.get("patient_name")) or None
+    if name is not None and len(name) > MAX_NAME:
+        messages.append(f"patient_name is longer than {MAX_NAME} characters")
+
+    if messages or phone is None or starts_at is None:
+        return None, messages
+    return (
+        ScheduleRow(
+            line=line,
+            external_id=external_id,
+            phone=phone,
+            starts_at=starts_at,
+            duration_minutes=duration,
+            status=status or AppointmentStatus.SCHEDULED.value,
+            treatment=treatment or Treatment.IV.value,
+            language=language,
+            sms_consent=True if consent is None else consent,
+            patient_name=name,
+        ),
+        messages,
+    )
+
+
+def _phone(
+    raw: str, region: str, cache: dict[str, str | InvalidPhoneNumber], messages: list[str]
+) -> str | None:
+    """Return raw in E.164, remembering answers because a series repeats its phone."""
+    if not raw:
+        messages.append("phone is missing")
+        return None
+    if raw not in cache:
+        try:
+            cache[raw] = normalize_phone(raw, region)
+        except InvalidPhoneNumber as exc:
+            cache[raw] = exc
+    answer = cache[raw]
+    if isinstance(answer, InvalidPhoneNumber):
+        # Masked as in logs, unless too short to be anyone's number.
+        digits = sum(c.isdigit() for c in raw)
+        shown = mask_phone(raw) if digits > 6 else repr(raw)
+        messages.append(f"phone {shown} is not a valid phone number")
+        return None
+    return answer
+
+
+def _word(
+    values: Mapping[str, Any],
+    column: str,
+    words: Mapping[str, Any],
+    allowed: str,
+    messages: list[str],
+) -> Any:
+    """Return the meaning of a one-word cell, None if blank, noting a word it does not know."""
+    text = _text(values.get(column))
+    if not text:
+        return None
+    if text.lower() in words:
+        return words[text.lower()]
+    messages.append(f"{column} {text!r} is not {allowed}")
+    return None
+
+
+def _start(values: Mapping[str, Any], zone: ZoneInfo, messages: list[str]) -> datetime | None:
+    """Return the row's start in UTC from start or date + time, noting what is wrong."""
+    start = _text(values.get("start"))
+    day_text, time_text = _text(values.get("date")), _text(values.get("time"))
+    try:
+        if start:
+            if day_text or time_text:
+                messages.append("give either start or date and time, not both")
+                return None
+            return _parse_start(start, zone)
+        if not day_text and not time_text:
+            given_parts = "date" in values or "time" in values
+            messages.append("date and time are missing" if given_parts else "start is missing")
+            return None
+        day = clock = None
+        if not day_text:
+            messages.append("date is missing")
+        else:
+            day = _catch(_parse_date, day_text, messages)
+        if not time_text:
+            messages.append("time is missing")
+        else:
+            clock = _catch(_parse_time, time_text, messages)
+        if day is None or clock is None:
+            return None
+        return _localize(datetime.combine(day, clock), zone, f"{day_text} {time_text}")
+    except ValueError as exc:
+        messages.append(str(exc))
+        return None
+
+
+def _catch(parse: Callable[[str], Any], text: str, messages: list[str]) -> Any:
+    """Return parse(text), or None after noting why it failed."""
+    try:
+        return parse(text)
+    except ValueError as exc:
+        messages.append(str(exc))
+        return None
+
+
+def _parse_date(text: str) -> date:
+    """Return a date written YYYY-MM-DD or MM/DD/YYYY (MM/DD/YY is read as 20YY)."""
+    head, _, tail = text.replace("T", " ").partition(" ")
+    if tail:
+        # Spreadsheets write a date cell as a date at midnight; any other time is a mistake.
+        try:
+            midnight = _parse_time(tail.strip()) == time(0, 0)
+        except ValueError:
+            midnight = False
+        if not midnight:
+            raise ValueError(f"date {text!r} has a time in it; put the time in the time column")
+    if match := _ISO_DATE.fullmatch(head):
+        year, month, day = (int(g) for g in match.groups())
+    elif match := _US_DATE.fullmatch(head):
+        month, day, year = (int(g) for g in match.groups())
+        if len(match.group(3)) == 2:
+            year += 2000
+    else:
+        raise ValueError(f"date {text!r} is not YYYY-MM-DD or MM/DD/YYYY")
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise ValueError(f"date {text!r} is not a real date (dates are MM/DD/YYYY)") from None
+
+
+def _parse_time(text: str) -> time:
+    """Return a time written HH:MM (24-hour) or h:mm AM/PM, seconds optional."""
+    if match := _TIME_12.fullmatch(text):
+        hour, minute, second = int(match.group(1)), int(match.group(2) or 0), match.group(3)
+        if not 1 <= hour <= 12:
+            raise ValueError(f"time {text!r} is not a time: with AM/PM the hour is 1 to 12")
+        hour = hour % 12 + (12 if match.group(4).lower() == "p" else 0)
+    elif match := _TIME_24.fullmatch(text):
+        hour, minute, second = int(match.group(1)), int(match.group(2)), match.group(3)
+    else:
+        raise ValueError(f"time {text!r} is not HH:MM or h:mm AM/PM")
+    try:
+        return time(hour, minute, int(second or 0))
+    except ValueError:
+        raise ValueError(f"time {text!r} is not a real time of day") from None
+
+
+def _parse_start(text: str, zone: ZoneInfo) -> datetime:
+    """Return a start written YYYY-MM-DD HH:MM, ISO 8601, or date and time forms, in UTC."""
+    if _DATE_ONLY.fullmatch(text):
+        raise ValueError(f"start {text!r} has no time of day")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        head, sep, tail = text.replace("T", " ", 1).partition(" ")
+        if not sep:
+            raise ValueError(
+                f"start {text!r} is not YYYY-MM-DD HH:MM or an ISO 8601 local time"
+            ) from None
+        try:
+            parsed = datetime.combine(_parse_date(head), _parse_time(tail.strip()))
+        except ValueError:
+            raise ValueError(
+                f"start {text!r} is not YYYY-MM-DD HH:MM or an ISO 8601 local time"
+            ) from None
+    if parsed.tzinfo is None:
+        return _localize(parsed, zone, text)
+    return _check_offset(parsed, zone, text)
+
+
+def _localize(wall: datetime, zone: ZoneInfo, shown: str) -> datetime:
+    """Return a clinic wall-clock time in UTC; refuse one that does not exist or happens twice."""
+    earlier = wall.replace(tzinfo=zone, fold=0)
+    later = wall.replace(tzinfo=zone, fold=1)
+    if earlier.utcoffset() == later.utcoffset():
+        return earlier.astimezone(UTC)
+    if earlier.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:
+        raise ValueError(
+            f"{shown} does not exist in {zone}: the clocks skip that hour when daylight "
+            "saving starts"
+        )
+    example = wall.replace(tzinfo=zone, fold=0).isoformat(timespec="minutes")
+    raise ValueError(
+        f"{shown} happens twice in {zone}: the clocks repeat that hour when daylight saving "
+        f"ends; move it, or write the start with its UTC offset, e.g. {example}"
+    )
+
+
+def _check_offset(moment: datetime, zone: ZoneInfo, shown: str) -> datetime:
+    """Return an offset time in UTC if its offset is the clinic zone's at that wall time."""
+    wall = moment.replace(tzinfo=None)
+    for fold in (0, 1):
+        local = wall.replace(tzinfo=zone, fold=fold)
+        round_trip = local.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+        if local.utcoffset() == moment.utcoffset() and round_trip == wall:
+            return moment.astimezone(UTC)
+    expected = _offset_text(wall.replace(tzinfo=zone).utcoffset())
+    raise ValueError(
+        f"start {shown!r} has UTC offset {_offset_text(moment.utcoffset())} but {zone} is at "
+        f"{expected} then; give the clinic's local time without an offset"
+    )
+
+
+def _offset_text(offset: timedelta | None) -> str:
+    """Return an offset as +HH:MM."""
+    minutes = int((offset or timedelta(0)).total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One appointment an import adds or changes, with its old start if it moved."""
+
+    line: int
+    external_id: str
+    starts_at: datetime
+    old_starts_at: datetime | None = None
+    details: tuple[str, ...] = ()
+
+
+@dataclass
+class ImportReport:
+    """What an import did, or would do: appointments by outcome, patients and consent counts."""
+
+    timezone: str
+    new: list[Change] = field(default_factory=list)
+    moved: list[Change] = field(default_factory=list)
+    cancelled: list[Change] = field(default_factory=list)
+    updated: list[Change] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    invalid: list[RowProblem] = field(default_factory=list)
+    new_patients: int = 0
+    updated_patients: int = 0
+    consents_recorded: int = 0
+    consents_withdrawn: int = 0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Return how many rows fall in each outcome; a row with several problems counts once."""
+        return {
+            "new": len(self.new),
+            "moved": len(self.moved),
+            "cancelled": len(self.cancelled),
+            "updated": len(self.updated),
+            "unchanged": len(self.unchanged),
+            "invalid": len({problem.line for problem in self.invalid}),
+        }
+
+    @property
+    def changed(self) -> bool:
+        """Return whether anything would be written."""
+        return bool(
+            self.new
+            or self.moved
+            or self.cancelled
+            or self.updated
+            or self.new_patients
+            or self.updated_patients
+            or self.consents_recorded
+            or self.consents_withdrawn
+        )
+
+    def summary(self) -> str:
+        """Return the outcome in one line."""
+        counts = ", ".join(f"{count} {name}" for name, count in self.counts.items())
+        return (
+            f"{counts}; patients: {self.new_patients} new, {self.updated_patients} updated; "
+            f"consent: {self.consents_recorded} recorded, {self.consents_withdrawn} withdrawn"
+        )
+
+    def as_table(self) -> str:
+        """Return the counts and every changed or invalid row as a plain-text table."""
+        zone = ZoneInfo(self.timezone)
+
+        def local(moment: datetime) -> str:
+            return moment.astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z")
+
+        lines = [f"{'outcome':<10} {'rows':>6}"]
+        lines += [f"{name:<10} {count:>6}" for name, count in self.counts.items()]
+        lines.append("")
+        lines.append(f"{'outcome':<10} {'line':>6}  {'appointment':<16} what")
+        for name in ("new", "moved", "cancelled", "updated"):
+            for change in getattr(self, name):
+                what = local(change.starts_at)
+                if change.old_starts_at is not None:
+                    what = f"{local(change.old_starts_at)} -> {what}"
+                if change.details:
+                    what += " (" + "; ".join(change.details) + ")"
+                lines.append(f"{name:<10} {change.line:>6}  {change.external_id:<16} {what}")
+        for problem in self.invalid:
+            lines.append(f"{'invalid':<10} {problem.line:>6}  {'':<16} {problem.message}")
+        if self.unchanged:
+            lines.append(f"({len(self.unchanged)} unchanged rows are counted, not listed)")
+        return "\n".join(lines)
+
+
+@dataclass(slots=True)
+class _PatientWish:
+    """What the file says about one phone: last non-blank name and language, consent if all yes."""
+
+    phone: str
+    line: int
+    name: str | None = None
+    language: str | None = None
+    consent: bool = True
+
+
+@dataclass(slots=True)
+class _PatientChange:
+    """Fields of an existing patient the import changes."""
+
+    patient_id: int
+    phone: str
+    values: dict[str, Any]
+    consent: str | None  # ConsentChange.CONSENT, CONSENT_WITHDRAWN or None
+    line: int
+
+
+@dataclass
+class _Plan:
+    """Everything an import would write, worked out before writing any of it."""
+
+    report: ImportReport
+    new_patients: list[_PatientWish] = field(default_factory=list)
+    patient_changes: list[_PatientChange] = field(default_factory=list)
+    inserts: list[ScheduleRow] = field(default_factory=list)
+    updates: list[tuple[int, ScheduleRow]] = field(default_factory=list)
+    patient_of_phone: dict[str, int] = field(default_factory=dict)
+    touched: set[int] = field(default_factory=set)
+
+
+def plan_changes(session: Session, clinic: Clinic, rows: Sequence[ScheduleRow]) -> ImportReport:
+    """Return what apply_schedule would do with rows, writing nothing."""
+    return _plan(session, clinic, rows).report
+
+
+def apply_schedule(
+    session: Session, clinic: Clinic, rows: Sequence[ScheduleRow], now: datetime
+) -> ImportReport:
+    """Upsert rows' patients and appointments, re-plan their reminders and report; no commit."""
+    # Two imports for one clinic at once would race on new patients; the second waits here.
+    session.execute(select(Clinic.id).where(Clinic.id == clinic.id).with_for_update())
+    plan = _plan(session, clinic, rows)
+    if not plan.report.changed:
+        return plan.report
+    phone_to_id = dict(plan.patient_of_phone)
+    phone_to_id.update(_insert_patients(session, clinic, plan.new_patients, now))
+    _update_patients(session, plan.patient_changes, now)
+    events = [
+        {"patient_id": phone_to_id[w.phone], "change": ConsentChange.CONSENT.value, "line": w.line}
+        for w in plan.new_patients
+        if w.consent
+    ] + [
+        {"patient_id": c.patient_id, "change": c.consent, "line": c.line}
+        for c in plan.patient_changes
+        if c.consent
+    ]
+    _write_chunks(
+        session,
+        insert(ConsentEvent),
+        [
+            {
+                "patient_id": e["patient_id"],
+                "change": e["change"],
+                "source": CONSENT_SOURCE,
+                "words": f"sms_consent in schedule import, line {e['line']}",
+                "message_id": None,
+                "at": now,
+            }
+            for e in events
+        ],
+    )
+    _write_chunks(
+        session,
+        insert(Appointment),
+        [
+            {
+                "clinic_id": clinic.id,
+                "external_id": row.external_id,
+                "patient_id": phone_to_id[row.phone],
+                "starts_at": row.starts_at,
+                "duration_minutes": row.duration_minutes,
+                "treatment": row.treatment,
+                "status": row.status,
+                "created_at": now,
+                "updated_at": None,
+            }
+            for row in plan.inserts
+        ],
+    )
+    _write_chunks(
+        session,
+        update(Appointment),
+        [
+            {
+                "id": appointment_id,
+                "patient_id": phone_to_id[row.phone],
+                "starts_at": row.starts_at,
+                "duration_minutes": row.duration_minutes,
+                "treatment": row.treatment,
+                "status": row.status,
+                "updated_at": now,
+            }
+            for appointment_id, row in plan.updates
+        ],
+    )
+    touched = plan.touched | {phone_to_id[w.phone] for w in plan.new_patients}
+    _expire_stale(session)
+    from schedules.reminders import sync_reminders
+
+    sync_reminders(session, clinic, sorted(touched), now)
+    log.info("schedule imported", extra={"clinic": clinic.slug, **plan.report.counts})
+    return plan.report
+
+
+def _plan(session: Session, clinic: Clinic, rows: Sequence[ScheduleRow]) -> _Plan:
+    """Compare rows with the clinic's stored patients and appointments, loaded in one query each."""
+    plan = _Plan(ImportReport(timezone=clinic.timezone))
+    report = plan.report
+    wishes: dict[str, _PatientWish] = {}
+    for row in rows:
+        wish = wishes.setdefault(row.phone, _PatientWish(row.phone, row.line))
+        wish.line = row.line
+        wish.name = row.patient_name or wish.name
+        wish.language = row.language or wish.language
+        wish.consent = wish.consent and row.sms_consent
+
+    stored = session.execute(
+        select(Patient.id, Patient.phone, Patient.name, Patient.language, Patient.consent_at).where(
+            Patient.clinic_id == clinic.id
+        )
+    ).all()
+    by_phone = {p.phone: p for p in stored}
+    phone_of_id = {p.id: p.phone for p in stored}
+    for phone, wish in wishes.items():
+        patient = by_phone.get(phone)
+        if patient is None:
+            plan.new_patients.append(wish)
+            report.new_patients += 1
+            report.consents_recorded += int(wish.consent)
+            continue
+        plan.patient_of_phone[phone] = patient.id
+        values: dict[str, Any] = {}
+        if wish.name is not None and wish.name != patient.name:
+            values["name"] = wish.name
+        if wish.language is not None and wish.language != patient.language:
+            values["language"] = wish.language
+        if values:
+            report.updated_patients += 1
+        consent: str | None = None
+        if wish.consent and patient.consent_at is None:
+            consent = ConsentChange.CONSENT.value
+            report.consents_recorded += 1
+        elif not wish.consent and patient.consent_at is not None:
+            consent = CONSENT_WITHDRAWN
+            report.consents_withdrawn += 1
+        if values or consent:
+            plan.patient_changes.append(
+                _PatientChange(patient.id, phone, values, consent, wish.line)
+            )
+            plan.touched.add(patient.id)
+
+    appointments = {
+        a.external_id: a
+        for a in session.execute(
+            select(
+                Appointment.id,
+                Appointment.external_id,
+                Appointment.patient_id,
+                Appointment.starts_at,
+                Appointment.duration_minutes,
+                Appointment.treatment,
+                Appointment.status,
+            ).where(Appointment.clinic_id == clinic.id)
+        )
+    }
+    for row in rows:
+        current = appointments.get(row.external_id)
+        if current is None:
+            plan.inserts.append(row)
+            cancelled = ("cancelled",) if row.status == AppointmentStatus.CANCELLED else ()
+            report.new.append(Change(row.line, row.external_id, row.starts_at, None, cancelled))
+            continue
+        details: list[str] = []
+        old_phone = phone_of_id.get(current.patient_id)
+        if old_phone != row.phone:
+            details.append(f"phone {mask_phone(old_phone)} -> {mask_phone(row.phone)}")
+        if current.duration_minutes != row.duration_minutes:
+            details.append(f"duration {current.duration_minutes} -> {row.duration_minutes} min")
+        if current.treatment != row.treatment:
+            details.append(f"treatment {current.treatment} -> {row.treatment}")
+        if current.status != row.status:
+            details.append(f"status {current.status} -> {row.status}")
+        moved = current.starts_at != row.starts_at
+        if not details and not moved:
+            report.unchanged.append(row.external_id)
+            continue
+        plan.updates.append((current.id, row))
+        plan.touched.add(current.patient_id)
+        if row.phone in plan.patient_of_phone:
+            plan.touched.add(plan.patient_of_phone[row.phone])
+        change = Change(
+            row.line,
+            row.external_id,
+            row.starts_at,
+            current.starts_at if moved else None,
+            tuple(details),
+        )
+        newly_cancelled = (
+            row.status == AppointmentStatus.CANCELLED
+            and current.status != AppointmentStatus.CANCELLED
+        )
+        if newly_cancelled:
+            report.cancelled.append(change)
+        elif moved:
+            report.moved.append(change)
+        else:
+            report.updated.append(change)
+    return plan
+
+
+def _insert_patients(
+    session: Session, clinic: Clinic, wishes: list[_PatientWish], now: datetime
+) -> dict[str, int]:
+    """Insert new patients and return their ids by phone."""
+    ids: dict[str, int] = {}
+    values = [
+        {
+            "clinic_id": clinic.id,
+            "phone": w.phone,
+            "name": w.name,
+            "language": w.language or "en",
+            "consent_at": now if w.consent else None,
+            "consent_method": CONSENT_METHOD if w.consent else None,
+            "consent_number": w.phone if w.consent else None,
+            "opted_out": False,
+            "opted_out_at": None,
+            "created_at": now,
+        }
+        for w in wishes
+    ]
+    statement = insert(Patient).returning(Patient.id, Patient.phone)
+    for start in range(0, len(values), WRITE_CHUNK):
+        for patient_id, phone in session.execute(statement, values[start : start + WRITE_CHUNK]):
+            ids[phone] = patient_id
+    return ids
+
+
+def _update_patients(session: Session, changes: list[_PatientChange], now: datetime) -> None:
+    """Write changed names, languages and consent, grouped so only changed columns are set."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for change in changes:
+        values = {"id": change.patient_id, **change.values}
+        if change.consent == ConsentChange.CONSENT:
+            values.update(
+                consent_at=now, consent_method=CONSENT_METHOD, consent_number=change.phone
+            )
+        elif change.consent == CONSENT_WITHDRAWN:
+            values.update(consent_at=None, consent_method=None, consent_number=None)
+        groups[tuple(sorted(values))].append(values)
+    for group in groups.values():
+        _write_chunks(session, update(Patient), group)
+
+
+def _write_chunks(session: Session, statement: Any, values: list[dict[str, Any]]) -> None:
+    """Execute a bulk statement over values in chunks."""
+    for start in range(0, len(values), WRITE_CHUNK):
+        session.execute(statement, values[start : start + WRITE_CHUNK])
+
+
+def _expire_stale(session: Session) -> None:
+    """Expire loaded patients and appointments: bulk writes bypass the identity map."""
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, Patient | Appointment):
+            session.expire(instance)

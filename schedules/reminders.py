@@ -1,0 +1,205 @@
+"""Keeping reminder rows in step with appointments, and listing them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from messages.catalog import Catalog, load_catalog
+from messages.reminders import reminder_values, render_reminder
+from schedules.clinic_values import clinic_values
+from schedules.models import (
+    Appointment,
+    AppointmentStatus,
+    Clinic,
+    Patient,
+    Reminder,
+    ReminderStatus,
+)
+from schedules.planner import PlannedText, TimingSettings, Visit, plan_patient, visit_times
+from schedules.settings import effective_settings
+
+# Reminders that planning may still replace; anything else has been (or may have been) sent.
+REPLANNABLE = (ReminderStatus.PENDING, ReminderStatus.SKIPPED)
+# Visits this far back still matter to planning: their check-in may be due.
+LOOKBACK = timedelta(days=3)
+CHUNK = 500
+
+
+def timing_for(clinic: Clinic) -> TimingSettings:
+    """Return the clinic's timing settings."""
+    return TimingSettings.from_settings(effective_settings(clinic.settings))
+
+
+def sync_reminders(
+    session: Session, clinic: Clinic, patient_ids: Iterable[int], now: datetime
+) -> None:
+    """Re-plan the pending reminders of these patients from their scheduled appointments."""
+    zone = ZoneInfo(clinic.timezone)
+    timing = timing_for(clinic)
+    ids = sorted(set(patient_ids))
+    for start in range(0, len(ids), CHUNK):
+        _sync_chunk(session, clinic, ids[start : start + CHUNK], zone, timing, now)
+
+
+def _sync_chunk(
+    session: Session,
+    clinic: Clinic,
+    patient_ids: Sequence[int],
+    zone: ZoneInfo,
+    timing: TimingSettings,
+    now: datetime,
+) -> None:
+    """Re-plan reminders for one chunk of patients with a fixed number of queries."""
+    visits: dict[int, list[Appointment]] = defaultdict(list)
+    for appointment in session.scalars(
+        select(Appointment).where(
+            Appointment.patient_id.in_(patient_ids),
+            Appointment.status == AppointmentStatus.SCHEDULED,
+            Appointment.starts_at >= now - LOOKBACK,
+        )
+    ):
+        visits[appointment.patient_id].append(appointment)
+    existing: dict[int, list[Reminder]] = defaultdict(list)
+    for reminder in session.scalars(
+        select(Reminder).where(
+            Reminder.patient_id.in_(patient_ids), Reminder.planned_start >= now - LOOKBACK
+        )
+    ):
+        existing[reminder.patient_id].append(reminder)
+    for patient_id in patient_ids:
+        appointments = {a.id: a for a in visits.get(patient_id, [])}
+        plan = plan_patient(
+            [
+                Visit(key=a.id, start=a.starts_at, treatment=a.treatment)
+                for a in appointments.values()
+            ],
+            zone,
+            timing,
+        )
+        _reconcile(
+            session, clinic, patient_id, appointments, plan, existing.get(patient_id, []), now
+        )
+
+
+def _reconcile(
+    session: Session,
+    clinic: Clinic,
+    patient_id: int,
+    appointments: dict[int, Appointment],
+    plan: list[PlannedText],
+    existing: list[Reminder],
+    now: datetime,
+) -> None:
+    """Cancel stale pending reminders and add the planned ones not yet stored."""
+    done_kinds: set[tuple[int, datetime, str]] = set()
+    keep: dict[tuple[int, str, datetime, datetime], Reminder] = {}
+    for reminder in existing:
+        if reminder.status in REPLANNABLE:
+            key = (reminder.appointment_id, reminder.kinds, reminder.due_at, reminder.planned_start)
+            keep[key] = reminder
+        elif reminder.status != ReminderStatus.CANCELLED:
+            for kind in reminder.kind_list:
+                done_kinds.add((reminder.appointment_id, reminder.planned_start, kind))
+    wanted: set[tuple[int, str, datetime, datetime]] = set()
+    for text in plan:
+        appointment = appointments[int(text.key)]
+        kinds = [
+            k for k in text.kinds if (appointment.id, appointment.starts_at, k) not in done_kinds
+        ]
+        if not kinds:
+            continue
+        key = (appointment.id, ",".join(kinds), text.due_at, appointment.starts_at)
+        wanted.add(key)
+        if key in keep:
+            continue
+        status, reason = ReminderStatus.PENDING, None
+        if text.skipped_reason:
+            status, reason = ReminderStatus.SKIPPED, text.skipped_reason
+        elif text.expires_at <= now:
+            status, reason = ReminderStatus.SKIPPED, "loaded after its latest useful moment"
+        session.add(
+            Reminder(
+                clinic_id=clinic.id,
+                appointment_id=appointment.id,
+                patient_id=patient_id,
+                kinds=key[1],
+                due_at=text.due_at,
+                expires_at=text.expires_at,
+                planned_start=appointment.starts_at,
+                status=status,
+                status_reason=reason,
+                created_at=now,
+            )
+        )
+    for key, reminder in keep.items():
+        if key not in wanted:
+            reminder.status = ReminderStatus.CANCELLED
+            reminder.status_reason = _why_cancelled(reminder, appointments)
+            reminder.updated_at = now
+
+
+def _why_cancelled(reminder: Reminder, appointments: dict[int, Appointment]) -> str:
+    """Say why a pending reminder is no longer wanted."""
+    appointment = appointments.get(reminder.appointment_id)
+    if appointment is None:
+        return "appointment cancelled or no longer this patient's"
+    if appointment.starts_at != reminder.planned_start:
+        return "appointment moved"
+    return "re-planned"
+
+
+# What the clinic's reminder listing shows for each internal status.
+LISTED_STATUS = {
+    ReminderStatus.CLAIMED: "pending",
+    ReminderStatus.UNKNOWN: "failed",
+}
+
+
+def render_body(
+    catalog: Catalog, clinic: Clinic, appointment: Appointment, language: str, kinds: Sequence[str]
+) -> str:
+    """Render a reminder's text as it would be sent now."""
+    zone = ZoneInfo(clinic.timezone)
+    times = visit_times(appointment.starts_at, appointment.treatment, timing_for(clinic))
+    values = reminder_values(
+        times.start, times.no_food_after, times.liquids_until, times.arrive_by, zone, language
+    )
+    return render_reminder(catalog, kinds, language, clinic_values(clinic), values)
+
+
+def list_reminders(session: Session, clinic: Clinic) -> list[dict[str, Any]]:
+    """Return the clinic's reminders as INTERFACE.md's JSON objects, oldest due first."""
+    catalog = load_catalog(effective_settings(clinic.settings)["content_dir"] or None)
+    rows = session.execute(
+        select(Reminder, Appointment, Patient)
+        .join(Appointment, Reminder.appointment_id == Appointment.id)
+        .join(Patient, Reminder.patient_id == Patient.id)
+        .where(Reminder.clinic_id == clinic.id)
+        .order_by(Reminder.due_at, Reminder.id)
+    )
+    listed = []
+    for reminder, appointment, patient in rows:
+        body = reminder.body
+        if body is None:
+            body = render_body(catalog, clinic, appointment, patient.language, reminder.kind_list)
+        listed.append(
+            {
+                "appointment_id": appointment.external_id,
+                "kinds": reminder.kind_list,
+                "due_at": reminder.due_at.isoformat().replace("+00:00", "Z"),
+                "status": LISTED_STATUS.get(reminder.status, reminder.status),
+                "body": body,
+                "expires_at": reminder.expires_at.isoformat().replace("+00:00", "Z"),
+                "reason": reminder.status_reason,
+                "error_code": reminder.error_code,
+                "twilio_sid": reminder.twilio_sid,
+            }
+        )
+    return listed
