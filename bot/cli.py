@@ -14,6 +14,7 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
+from bot.cli_schedules import import_command
 from bot.conversation import InboundText
 from bot.inbound import UnknownClinicNumber, receive_text
 from bot.services import services
@@ -25,8 +26,9 @@ from schedules.dispatch import dispatch_due
 from schedules.migrate import upgrade
 from schedules.models import Clinic
 from schedules.phones import InvalidPhoneNumber, normalize_phone
+from schedules.reminders import list_reminders
 from schedules.settings import InvalidSetting, effective_settings, parse_setting
-from schedules.worker import build_scheduler, run_worker
+from schedules.worker import Worker
 
 
 def _app() -> Flask:
@@ -230,6 +232,20 @@ def _lines(interactive: bool) -> Any:
 
 
 @main.command()
+@click.option("--clinic", "slug", required=True, help="The clinic's slug.")
+@click.option("--json", "as_json", is_flag=True, required=True, help="Print a JSON array.")
+def reminders(slug: str, as_json: bool) -> None:
+    """Print the clinic's planned and sent reminders as JSON."""
+    app = _app()
+    with transaction(services(app).sessions) as session:
+        found = clinic_by_slug(session, slug)
+        if found is None:
+            raise click.BadParameter(f"no clinic {slug!r}", param_hint="--clinic")
+        listed = list_reminders(session, found)
+    click.echo(json.dumps(listed, indent=2, ensure_ascii=False))
+
+
+@main.command()
 @click.option("--once", is_flag=True, required=True, help="Send what is due, then exit.")
 @click.option("--now", "now_text", default=None, help="Pretend it is this ISO-8601 time.")
 def dispatch(once: bool, now_text: str | None) -> None:
@@ -258,7 +274,7 @@ def worker(interval: float) -> None:
     """Run the worker that sends due texts until stopped."""
     app = _app()
     svc = services(app)
-    run_worker(build_scheduler(svc.sessions, svc.sender, interval, _status_callback(app)))
+    Worker(svc.sessions, svc.sender, interval, _status_callback(app)).run()
 
 
 DEMO_CLINIC = {
@@ -284,3 +300,6 @@ def demo() -> None:
         "Try it in another terminal:\n"
         f"  .venv/bin/clinicbot chat --clinic {DEMO_CLINIC['slug']} --from +17205550123"
     )
+
+
+main.add_command(import_command)

@@ -121,19 +121,25 @@ def dispatch_due(
     batch_size: int = BATCH_SIZE,
     rate: SendRate | None = None,
     stop: threading.Event | None = None,
+    abandon: threading.Event | None = None,
 ) -> DispatchReport:
-    """Send every page and reminder due at now; return what happened."""
+    """Send every page and reminder due at now; return what happened.
+
+    stop: claim no further batch. abandon: hand the unsent rest of this batch back at once.
+    """
     report = DispatchReport(
         pages=sweep_pages(factory, sender, now, status_callback=status_callback)
     )
     recover_stale_claims(factory, now)
+    report.reminders[ReminderStatus.EXPIRED] += expire_overdue(factory, now)
     rate = rate or SendRate()
     while stop is None or not stop.is_set():
         token = str(uuid.uuid4())
         batch = claim_due(factory, now, token, batch_size, report)
-        for item in batch:
-            if stop is not None and stop.is_set():
-                release(factory, [b for b in batch if b.reminder_id >= item.reminder_id], now)
+        for position, item in enumerate(batch):
+            if abandon is not None and abandon.is_set():
+                release(factory, batch[position:], now)
+                report.reminders["released"] += len(batch) - position
                 break
             rate.wait(item.from_number, item.per_second)
             report.reminders[send_one(factory, sender, item, now, status_callback)] += 1
@@ -216,9 +222,16 @@ def claim_due(
             reminder.claim_token = token
             reminder.body = body
             reminder.updated_at = now
+            rate = float(effective_settings(clinic.settings)["send_rate_per_second"])
             claimed.append(
                 Claimed(
-                    reminder.id, token, patient.phone, clinic.sms_number, body, patient.language
+                    reminder_id=reminder.id,
+                    token=token,
+                    to=patient.phone,
+                    from_number=clinic.sms_number,
+                    body=body,
+                    language=patient.language,
+                    per_second=rate,
                 )
             )
         return claimed
@@ -410,6 +423,21 @@ def _alert(reminder: Reminder, kind: AlertKind, now: datetime) -> Alert:
         message_id=reminder.message_id,
         created_at=now,
     )
+
+
+def expire_overdue(factory: sessionmaker[Session], now: datetime) -> int:
+    """Expire pending reminders past their latest useful moment, even during quiet hours."""
+    with transaction(factory) as session:
+        result = session.execute(
+            update(Reminder)
+            .where(Reminder.status == ReminderStatus.PENDING, Reminder.expires_at <= now)
+            .values(
+                status=ReminderStatus.EXPIRED,
+                status_reason="past its latest useful moment",
+                updated_at=now,
+            )
+        )
+        return int(result.rowcount or 0)
 
 
 def recover_stale_claims(factory: sessionmaker[Session], now: datetime) -> None:

@@ -321,6 +321,7 @@ class Reminder(Base):
     __tablename__ = "reminders"
     __table_args__ = (
         Index("ix_reminders_status_due", "status", "due_at"),
+        Index("ix_reminders_status_expires", "status", "expires_at"),
         Index("ix_reminders_appointment", "appointment_id"),
         Index("ix_reminders_patient_due", "patient_id", "due_at"),
     )

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 03:09:11.093822
+Create Date: 2026-11-22 03:15:13.638836
 """
 
 from collections.abc import Sequence
@@ -110,6 +110,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_reminders_appointment", ["appointment_id"], unique=False)
         batch_op.create_index("ix_reminders_patient_due", ["patient_id", "due_at"], unique=False)
         batch_op.create_index("ix_reminders_status_due", ["status", "due_at"], unique=False)
+        batch_op.create_index("ix_reminders_status_expires", ["status", "expires_at"], unique=False)
 
     with op.batch_alter_table("patients", schema=None) as batch_op:
         batch_op.add_column(sa.Column("unusable_code", sa.Integer(), nullable=True))
@@ -118,7 +119,7 @@ def upgrade() -> None:
             sa.Column("texts_window_start", sa.DateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(
-            sa.Column("texts_in_window", sa.Integer(), nullable=False, server_default="0")
+            sa.Column("texts_in_window", sa.Integer(), server_default="0", nullable=False)
         )
 
     # ### end Alembic commands ###
@@ -134,6 +135,7 @@ def downgrade() -> None:
         batch_op.drop_column("unusable_code")
 
     with op.batch_alter_table("reminders", schema=None) as batch_op:
+        batch_op.drop_index("ix_reminders_status_expires")
         batch_op.drop_index("ix_reminders_status_due")
         batch_op.drop_index("ix_reminders_patient_due")
         batch_op.drop_index("ix_reminders_appointment")

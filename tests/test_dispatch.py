@@ -1,0 +1,328 @@
+"""Dispatch: each reminder sent exactly once, only when still true, never at night, never to an
+opted-out number; Twilio's errors handled as TWILIO.md lists; a crash never leads to a resend."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select, update
+
+from bot.services import Services
+from conftest import CLINIC_SMS, PATIENT, post_signed
+from schedules.db import transaction
+from schedules.dispatch import STALE_AFTER, SendRate, dispatch_due
+from schedules.models import (
+    Alert,
+    Appointment,
+    Clinic,
+    ConsentEvent,
+    Message,
+    Patient,
+    Reminder,
+)
+from schedules.reminders import list_reminders, sync_reminders
+
+DENVER = ZoneInfo("America/Denver")
+
+
+def local(text: str) -> datetime:
+    """Return a Denver wall-clock time as an aware UTC datetime."""
+    return datetime.fromisoformat(text).replace(tzinfo=DENVER).astimezone(UTC)
+
+
+def book(
+    svc: Services,
+    clinic_id: int,
+    start: str,
+    *,
+    phone: str = PATIENT,
+    treatment: str = "iv",
+    external_id: str = "A1",
+    consent: bool = True,
+    planned_at: datetime | None = None,
+) -> int:
+    """Book a visit at a Denver wall-clock time and plan its reminders; return the patient id."""
+    now = planned_at or local(start) - timedelta(days=7)
+    with transaction(svc.sessions) as session:
+        patient = session.scalar(select(Patient).where(Patient.phone == phone))
+        if patient is None:
+            patient = Patient(clinic_id=clinic_id, phone=phone, language="en")
+            session.add(patient)
+        if consent:
+            patient.consent_at, patient.consent_method = now, "clinic"
+            patient.consent_number = phone
+        session.flush()
+        session.add(
+            Appointment(
+                clinic_id=clinic_id,
+                external_id=external_id,
+                patient_id=patient.id,
+                starts_at=local(start),
+                treatment=treatment,
+            )
+        )
+        session.flush()
+        sync_reminders(session, session.get_one(Clinic, clinic_id), [patient.id], now)
+        return patient.id
+
+
+def reminders(svc: Services) -> list[Reminder]:
+    """Return every reminder, oldest due first."""
+    with transaction(svc.sessions) as session:
+        return list(session.scalars(select(Reminder).order_by(Reminder.due_at, Reminder.id)))
+
+
+def run(svc: Services, now: datetime, **kwargs: Any):
+    """Dispatch everything due at now through the app's sender."""
+    return dispatch_due(
+        svc.sessions, svc.sender, now, "https://bot.example.org/twilio/status", **kwargs
+    )
+
+
+def sent_to(stub: Any, number: str = PATIENT) -> list[dict[str, Any]]:
+    """Return the texts the Twilio stub accepted for number."""
+    return [r for r in stub.requests if r.get("To") == number]
+
+
+def test_a_due_reminder_is_sent_once_and_recorded(svc, clinic, twilio_stub):
+    book(svc, clinic["id"], "2026-12-02T13:00")
+    first = reminders(svc)[0]
+    report = run(svc, first.due_at)
+    again = run(svc, first.due_at + timedelta(minutes=1))
+    assert report.reminders["sent"] == 1 and again.reminders["sent"] == 0
+    texts = sent_to(twilio_stub)
+    assert len(texts) == 1
+    stored = reminders(svc)[0]
+    assert stored.status == "sent" and stored.twilio_sid == texts[0]["Sid"]
+    assert stored.body == texts[0]["Body"] and texts[0]["From"] == CLINIC_SMS
+    assert "Mile High Clinic" in stored.body and "STOP" in stored.body
+    assert "ketamine" not in stored.body.lower()
+    with transaction(svc.sessions) as session:
+        audit = session.scalars(select(Message).where(Message.purpose == "reminder")).one()
+    assert audit.twilio_sid == stored.twilio_sid and audit.body == stored.body
+
+
+def test_every_reminder_of_a_visit_goes_out_at_its_time_and_only_then(svc, clinic, twilio_stub):
+    book(svc, clinic["id"], "2026-12-02T13:00")
+    planned = reminders(svc)
+    assert {k for r in planned for k in r.kind_list} == {"fasting", "arrival", "checkin"}
+    for reminder in planned:
+        assert run(svc, reminder.due_at - timedelta(seconds=1)).reminders["sent"] == 0
+        assert run(svc, reminder.due_at).reminders["sent"] == 1
+    assert len(sent_to(twilio_stub)) == len(planned)
+
+
+def test_cancelled_visit_gets_no_reminder(svc, clinic, twilio_stub):
+    book(svc, clinic["id"], "2026-12-02T13:00")
+    with transaction(svc.sessions) as session:
+        session.execute(update(Appointment).values(status="cancelled"))
+    due = reminders(svc)[0].due_at
+    assert run(svc, due).reminders["cancelled"] >= 1
+    assert sent_to(twilio_stub) == []
+
+
+def test_moved_visit_never_gets_a_reminder_for_its_old_time(svc, clinic, twilio_stub):
+    book(svc, clinic["id"], "2026-12-02T13:00")
+    old_due = reminders(svc)[0].due_at
+    with transaction(svc.sessions) as session:
+        session.execute(update(Appointment).values(starts_at=local("2026-12-09T13:00")))
+    run(svc, old_due)
+    assert sent_to(twilio_stub) == []
+    assert reminders(svc)[0].status == "cancelled"
+
+
+def test_opted_out_patient_gets_nothing(svc, clinic, twilio_stub, client):
+    book(svc, clinic["id"], "2026-12-02T13:00")
+    params = {
+        "MessageSid": "SM" + "e" * 32,
+        "From": PATIENT,
+        "To": CLINIC_SMS,
+        "Body": "STOP",
+        "AccountSid": "AC" + "2" * 32,
+    }
+    assert post_signed(client, "/twilio/sms", params).status_code == 200
+    for reminder in reminders(svc):
+        run(svc, reminder.due_at)
+    assert sent_to(twilio_stub) == []
+    assert {r.status for r in reminders(svc)} == {"skipped"}
+
+
+def test_patient_without_consent_gets_nothing(svc, clinic, twilio_stub):
+    book(svc, clinic["id"], "2026-12-02T13:00", consent=False)
+    run(svc, reminders(svc)[0].due_at)
+    assert sent_to(twilio_stub) == []
+    assert reminders(svc)[0].status_reason == "no SMS consent on record"
+
+
+def test_nothing_is_sent_at_night_after_downtime(svc, clinic, twilio_stub):
+    book(svc, clinic["id"], "2026-12-02T13:00")
+    checkin = next(r for r in reminders(svc) if r.kinds == "checkin")
+    assert run(svc, local("2026-12-03T23:30")).reminders["sent"] == 0
+    assert sent_to(twilio_stub) == []
+    morning = local("2026-12-04T09:05")
+    assert morning < checkin.expires_at
+    assert run(svc, morning).reminders["sent"] == 1
+    stored = reminders_by_id(svc, checkin.id)
+    assert stored.status == "sent" and stored.sent_at == morning
+
+
+def reminders_by_id(svc: Services, reminder_id: int) -> Reminder:
+    """Return one reminder."""
+    with transaction(svc.sessions) as session:
+        return session.get_one(Reminder, reminder_id)
+
+
+def test_stale_reminder_after_downtime_expires_instead_of_going_out_late(svc, clinic, twilio_stub):
+    book(svc, clinic["id"], "2026-12-02T13:00")
+    first = reminders(svc)[0]
+    run(svc, first.expires_at + timedelta(minutes=1))
+    assert reminders_by_id(svc, first.id).status == "expired"
+    assert all(r["Sid"] != reminders_by_id(svc, first.id).twilio_sid for r in sent_to(twilio_stub))
+
+
+def test_twilio_21610_marks_the_patient_opted_out(svc, clinic, twilio_stub):
+    patient_id = book(svc, clinic["id"], "2026-12-02T13:00")
+    twilio_stub.fail_for(PATIENT, status=400, code=21610)
+    first, *rest = reminders(svc)
+    assert run(svc, first.due_at).reminders["failed"] == 1
+    with transaction(svc.sessions) as session:
+        patient = session.get_one(Patient, patient_id)
+        event = session.scalars(select(ConsentEvent)).one()
+    assert patient.opted_out and event.source == "twilio_21610"
+    twilio_stub.clear()
+    for reminder in rest:
+        run(svc, reminder.due_at)
+    assert sent_to(twilio_stub) == []
+
+
+@pytest.mark.parametrize("code", [21211, 21614, 21635])
+def test_unusable_number_is_marked_and_staff_alerted(svc, clinic, twilio_stub, code):
+    patient_id = book(svc, clinic["id"], "2026-12-02T13:00")
+    twilio_stub.fail_for(PATIENT, status=400, code=code)
+    run(svc, reminders(svc)[0].due_at)
+    with transaction(svc.sessions) as session:
+        patient = session.get_one(Patient, patient_id)
+        kinds = list(session.scalars(select(Alert.kind)))
+    assert patient.unusable_code == code and kinds == ["unusable_number"]
+    assert reminders(svc)[0].status == "failed"
+
+
+def test_rate_limited_send_is_retried_later_and_sent_once(svc, clinic, twilio_stub):
+    book(svc, clinic["id"], "2026-12-02T13:00")
+    first = reminders(svc)[0]
+    twilio_stub.fail_next(status=429, code=20429)
+    run(svc, first.due_at)
+    retry = reminders_by_id(svc, first.id)
+    assert retry.status == "pending" and retry.due_at > first.due_at
+    run(svc, retry.due_at)
+    assert reminders_by_id(svc, first.id).status == "sent"
+    assert len(sent_to(twilio_stub)) == 1
+
+
+@pytest.mark.parametrize("failure", ["server_error", "timeout"])
+def test_uncertain_send_is_flagged_and_never_resent(svc, clinic, twilio_stub, failure):
+    book(svc, clinic["id"], "2026-12-02T13:00")
+    first = reminders(svc)[0]
+    if failure == "server_error":
+        twilio_stub.fail_for(PATIENT, status=500)
+    else:
+        twilio_stub.hang_for(PATIENT, 15.0)
+    run(svc, first.due_at)
+    twilio_stub.clear()
+    run(svc, first.due_at + timedelta(minutes=5))
+    assert reminders_by_id(svc, first.id).status == "unknown"
+    with transaction(svc.sessions) as session:
+        assert list(session.scalars(select(Alert.kind))) == ["send_failed"]
+    attempts = [r for r in twilio_stub.attempts if r.get("To") == PATIENT]
+    assert len(attempts) == 1
+
+
+def test_other_client_error_fails_with_an_alert(svc, clinic, twilio_stub):
+    book(svc, clinic["id"], "2026-12-02T13:00")
+    twilio_stub.fail_for(PATIENT, status=400, code=21408)
+    run(svc, reminders(svc)[0].due_at)
+    assert reminders(svc)[0].status == "failed" and reminders(svc)[0].error_code == 21408
+
+
+def test_claim_left_by_a_dead_worker_goes_back_to_the_queue(svc, clinic, twilio_stub):
+    book(svc, clinic["id"], "2026-12-02T13:00")
+    first = reminders(svc)[0]
+    with transaction(svc.sessions) as session:
+        session.execute(
+            update(Reminder)
+            .where(Reminder.id == first.id)
+            .values(status="claimed", claim_token="dead", updated_at=first.due_at)
+        )
+    run(svc, first.due_at + STALE_AFTER + timedelta(seconds=1))
+    assert reminders_by_id(svc, first.id).status == "sent"
+    assert len(sent_to(twilio_stub)) == 1
+
+
+def test_text_in_flight_when_a_worker_died_is_flagged_not_resent(svc, clinic, twilio_stub):
+    book(svc, clinic["id"], "2026-12-02T13:00")
+    first = reminders(svc)[0]
+    with transaction(svc.sessions) as session:
+        session.execute(
+            update(Reminder)
+            .where(Reminder.id == first.id)
+            .values(status="sending", claim_token="dead", updated_at=first.due_at)
+        )
+    run(svc, first.due_at + STALE_AFTER + timedelta(seconds=1))
+    assert reminders_by_id(svc, first.id).status == "unknown"
+    assert sent_to(twilio_stub) == []
+    with transaction(svc.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(Alert)) == 1
+
+
+def test_status_callback_moves_a_reminder_to_delivered(svc, clinic, twilio_stub, client):
+    book(svc, clinic["id"], "2026-12-02T13:00")
+    first = reminders(svc)[0]
+    run(svc, first.due_at)
+    sid = reminders_by_id(svc, first.id).twilio_sid
+    params = {"MessageSid": sid, "MessageStatus": "delivered"}
+    assert post_signed(client, "/twilio/status", params).status_code == 204
+    assert reminders_by_id(svc, first.id).status == "delivered"
+    late = {"MessageSid": sid, "MessageStatus": "sent"}
+    post_signed(client, "/twilio/status", late)
+    assert reminders_by_id(svc, first.id).status == "delivered"
+
+
+def test_status_callback_failure_records_the_error(svc, clinic, twilio_stub, client):
+    book(svc, clinic["id"], "2026-12-02T13:00")
+    first = reminders(svc)[0]
+    run(svc, first.due_at)
+    sid = reminders_by_id(svc, first.id).twilio_sid
+    params = {"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    post_signed(client, "/twilio/status", params)
+    stored = reminders_by_id(svc, first.id)
+    assert stored.status == "failed" and stored.error_code == 30003
+
+
+def test_send_rate_spaces_texts_per_sender():
+    clock = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock[0] += seconds
+
+    rate = SendRate(clock=lambda: clock[0], sleep=sleep)
+    for _ in range(3):
+        rate.wait("+13035550100", 2.0)
+    rate.wait("+13035550111", 2.0)
+    assert slept == [0.5, 0.5]
+
+
+def test_reminders_listing_matches_the_interface(svc, clinic, twilio_stub):
+    book(svc, clinic["id"], "2026-12-02T13:00")
+    run(svc, reminders(svc)[0].due_at)
+    with transaction(svc.sessions) as session:
+        listed = list_reminders(session, session.get_one(Clinic, clinic["id"]))
+    assert listed[0]["status"] == "sent" and listed[-1]["status"] == "pending"
+    for item in listed:
+        assert item["appointment_id"] == "A1"
+        assert set(item["kinds"]) <= {"fasting", "arrival", "checkin"}
+        assert item["due_at"].endswith("Z") and item["body"]
