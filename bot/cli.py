@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from flask import Flask
@@ -23,6 +26,7 @@ from messages.check import check_catalog, format_report, summarise
 from schedules.clinics import InvalidClinic, add_clinic, clinic_by_slug
 from schedules.db import transaction
 from schedules.dispatch import dispatch_due
+from schedules.importer import apply_schedule, read_schedule_csv
 from schedules.migrate import upgrade
 from schedules.models import Clinic
 from schedules.phones import InvalidPhoneNumber, normalize_phone
@@ -288,17 +292,41 @@ DEMO_CLINIC = {
 }
 
 
+SAMPLE_FIRST_MONDAY = date(2026, 11, 30)
+SAMPLE_DATE = re.compile(r"\b(\d{2})/(\d{2})/(\d{4})\b")
+
+
+def demo_schedule(today: date) -> str:
+    """Return the sample schedule moved so that it starts on the Monday after today."""
+    text = (resources.files("schedules") / "samples" / "demo.csv").read_text(encoding="utf-8")
+    shift = today + timedelta(days=7 - today.weekday()) - SAMPLE_FIRST_MONDAY
+
+    def moved(match: re.Match[str]) -> str:
+        month, day, year = (int(part) for part in match.groups())
+        return (date(year, month, day) + shift).strftime("%m/%d/%Y")
+
+    return SAMPLE_DATE.sub(moved, text)
+
+
 @main.command()
 def demo() -> None:
-    """Add the demo clinic (once) so the service can be tried with the console sender."""
+    """Add the demo clinic and load its sample schedule, dated from next Monday."""
     app = _app()
     with transaction(services(app).sessions) as session:
-        if clinic_by_slug(session, DEMO_CLINIC["slug"]) is None:
-            add_clinic(session, **DEMO_CLINIC)
+        clinic_row = clinic_by_slug(session, DEMO_CLINIC["slug"])
+        if clinic_row is None:
+            clinic_row = add_clinic(session, **DEMO_CLINIC)
             click.echo("added the demo clinic")
+        zone = ZoneInfo(clinic_row.timezone)
+        parsed = read_schedule_csv(demo_schedule(datetime.now(zone).date()), zone)
+        if parsed.problems:
+            raise click.ClickException(f"the sample schedule is invalid: {parsed.problems[0]}")
+        report = apply_schedule(session, clinic_row, parsed.rows, datetime.now(UTC))
+    click.echo(f"sample schedule: {report.summary()}")
     click.echo(
         "Try it in another terminal:\n"
-        f"  .venv/bin/clinicbot chat --clinic {DEMO_CLINIC['slug']} --from +17205550123"
+        f"  .venv/bin/clinicbot chat --clinic {DEMO_CLINIC['slug']} --from +17205550123\n"
+        f"  .venv/bin/clinicbot reminders --clinic {DEMO_CLINIC['slug']} --json"
     )
 
 

@@ -75,6 +75,8 @@ def _import(
         )
         sys.exit(1)
 
+    if len(parsed.rows) > PROGRESS_ROWS and not dry_run:
+        click.echo(f"writing {len(parsed.rows)} rows and re-planning reminders...", err=True)
     try:
         with transaction(sessions) as session:
             clinic = clinic_by_slug(session, slug)

@@ -24,7 +24,7 @@ from bot.services import ClinicInfo
 from messages.catalog import Catalog
 from messages.intents import AppointmentAction, Intent, IntentKind
 from messages.matcher import Matcher
-from messages.reminders import local_clock, local_day
+from messages.reminders import reminder_values
 from messages.staff import render_page
 from schedules.alerts import alert_if_visit_at_risk, raise_alert
 from schedules.clinic_values import clinic_values
@@ -44,6 +44,7 @@ from schedules.models import (
     UTCDateTime,
 )
 from schedules.phones import mask_phone
+from schedules.planner import TimingSettings, visit_times
 
 log = logging.getLogger("clinicbot.conversation")
 
@@ -402,12 +403,18 @@ class _Conversation:
         )
 
     def _visit_values(self, visit: Appointment) -> dict[str, str]:
-        """Return the local day and time of a visit for the reply."""
+        """Return the visit's local day, time and cutoffs for the reply."""
         zone = ZoneInfo(self.clinic.timezone)
-        return {
-            "visit_day": local_day(visit.starts_at, zone, self.language),
-            "visit_time": local_clock(visit.starts_at, zone, self.language),
-        }
+        timing = TimingSettings.from_settings(self.clinic.settings)
+        times = visit_times(visit.starts_at, visit.treatment, timing, zone)
+        return reminder_values(
+            times.start,
+            times.no_food_after,
+            times.liquids_until,
+            times.arrive_by,
+            zone,
+            self.language,
+        ).as_dict()
 
     def _appointment(self, intent: Intent, outcome: Outcome) -> Reply:
         """Handle NEXT, C, R, RIDE and CALL, only ever about this number's own visits."""

@@ -15,10 +15,22 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from messages.intents import INFO_TOPICS, LANGUAGES, SYSTEM_SNIPPETS
+from messages.intents import INFO_TOPICS, LANGUAGES, REMINDER_SNIPPETS, SYSTEM_SNIPPETS
 
-PLACEHOLDERS: tuple[str, ...] = ("clinic_name", "clinic_phone", "clinic_hours")
-SNIPPET_IDS: tuple[str, ...] = INFO_TOPICS + SYSTEM_SNIPPETS
+CLINIC_PLACEHOLDERS: tuple[str, ...] = ("clinic_name", "clinic_phone", "clinic_hours")
+# Clinic-local day and clock times of one visit (messages.reminders formats them).
+VISIT_PLACEHOLDERS: tuple[str, ...] = (
+    "visit_day",
+    "visit_time",
+    "no_food_after",
+    "liquids_until",
+    "arrive_by",
+)
+PLACEHOLDERS: tuple[str, ...] = CLINIC_PLACEHOLDERS + VISIT_PLACEHOLDERS
+SNIPPET_IDS: tuple[str, ...] = INFO_TOPICS + SYSTEM_SNIPPETS + REMINDER_SNIPPETS
+# Only the senders of these texts know which visit they are about, so only these may use the
+# visit placeholders; anywhere else one would fail when the text is sent, not when it is checked.
+VISIT_SNIPPETS: tuple[str, ...] = (*REMINDER_SNIPPETS, "next_appointment", "confirmed")
 FIELDS: tuple[str, ...] = (
     "text",
     "keywords",
@@ -126,11 +138,19 @@ def render_text(snippet: Snippet, values: Mapping[str, str]) -> str:
     """Fill a snippet's placeholders from values; unknown or unfilled placeholders raise."""
 
     where = f"{_label(snippet)} [snippets.{snippet.id}]"
+    allowed = allowed_placeholders(snippet.id)
 
     def fill(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in PLACEHOLDERS:
-            raise ContentError(f"{where}: unknown placeholder {{{name}}}; allowed: {_allowed()}")
+            raise ContentError(
+                f"{where}: unknown placeholder {{{name}}}; allowed: {_braced(allowed)}"
+            )
+        if name not in allowed:
+            raise ContentError(
+                f"{where}: {{{name}}} is only for texts about one visit "
+                f"({', '.join(VISIT_SNIPPETS)}); allowed here: {_braced(allowed)}"
+            )
         if name not in values:
             raise ContentError(f"{where}: no value given for {{{name}}}")
         return str(values[name])
@@ -146,9 +166,14 @@ def _label(snippet: Snippet) -> str:
     return snippet.source
 
 
-def _allowed() -> str:
-    """Return the allowed placeholders as the content author writes them."""
-    return ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
+def allowed_placeholders(snippet_id: str) -> tuple[str, ...]:
+    """Return the placeholders a snippet's text may use."""
+    return PLACEHOLDERS if snippet_id in VISIT_SNIPPETS else CLINIC_PLACEHOLDERS
+
+
+def _braced(names: Iterable[str]) -> str:
+    """Return placeholder names as the content author writes them."""
+    return ", ".join(f"{{{name}}}" for name in names)
 
 
 def _read_toml(path: Path | Traversable, label: str) -> dict[str, Any]:

@@ -8,8 +8,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from messages.catalog import FALLBACK_LANGUAGE, Catalog, ContentError, Snippet, render_text
-from messages.intents import INFO_TOPICS, LANGUAGES, SYSTEM_SNIPPETS
+from messages.catalog import (
+    FALLBACK_LANGUAGE,
+    SNIPPET_IDS,
+    Catalog,
+    ContentError,
+    Snippet,
+    render_text,
+)
+from messages.intents import INFO_TOPICS, LANGUAGES, REMINDER_SNIPPETS
+from messages.reminders import LONGEST_VISIT_VALUES
 from messages.segments import count_segments, non_gsm_characters
 
 # Long but plausible clinic values: a snippet that fits with these fits every real clinic.
@@ -58,8 +66,28 @@ NO_TREATMENT_NAME: tuple[str, ...] = (
     "fallback",
     "help",
     "menu",
+    "next_appointment",
+    "confirmed",
+    "ride_ack",
+    "checkin_thanks",
+    "checkin_low",
 )
 _TREATMENT_NAME = re.compile(r"ketamin|spravato", re.IGNORECASE)
+
+# Reminders go out unprompted (CARE.md, Privacy): besides the drug, no treatment, route,
+# diagnosis or symptom. Word stems in English and Spanish, matched from the start of a word.
+_NOT_IN_REMINDERS = re.compile(
+    r"\b(?:(?:es)?ketamin|spravato|ketalar|infusi|intraven|iv\b|nasal|e?spray|"
+    r"depres|antidepres|anxi|ansiedad|ptsd|tept\b|trauma|suicid|bipolar|ocd\b|"
+    r"psych|psiq|mental|nause|náusea|dizz|mare[oa]|pain\b|dolor|dissocia|disocia|"
+    r"migraine|migraña)",
+    re.IGNORECASE,
+)
+# Fasting reminders state clock times ({no_food_after}), never durations a patient must count back.
+_DURATION = re.compile(
+    r"\b\d+(?:[.,]\d+)?\s*(?:hours?|hrs?|minutes?|mins?|horas?|minutos?)\b", re.IGNORECASE
+)
+_FASTING_REMINDERS: tuple[str, ...] = ("reminder_fasting", "reminder_fasting_arrival")
 
 
 @dataclass(frozen=True)
@@ -68,9 +96,14 @@ class Requirement:
 
     needle: str
     ignore_case: bool = False
+    # A whole word: "1" in "from 1 (very poor)", not the 1 inside "911".
+    word: bool = False
 
     def met_by(self, text: str) -> bool:
         """Return whether text contains the needle."""
+        if self.word:
+            flags = re.IGNORECASE if self.ignore_case else 0
+            return re.search(rf"(?<!\w){re.escape(self.needle)}(?!\w)", text, flags) is not None
         if self.ignore_case:
             return self.needle.casefold() in text.casefold()
         return self.needle in text
@@ -81,7 +114,25 @@ def _exact(*needles: str) -> tuple[Requirement, ...]:
     return tuple(Requirement(needle) for needle in needles)
 
 
+def _words(*needles: str) -> tuple[Requirement, ...]:
+    """Return case-sensitive whole-word requirements (keywords and numbers a patient types)."""
+    return tuple(Requirement(needle, word=True) for needle in needles)
+
+
+def _both(*requirements: Requirement) -> dict[str, tuple[Requirement, ...]]:
+    """Return the same requirements for every language."""
+    return {language: requirements for language in LANGUAGES}
+
+
 _HELP_COMMON = _exact("{clinic_name}", "{clinic_phone}", "{clinic_hours}", "STOP", "911", "988")
+# Every reminder: who it is from, how to call back, how to stop (CARE.md: Privacy, Consent).
+_REMINDER_COMMON = (*_exact("{clinic_name}", "{clinic_phone}"), *_words("STOP"))
+_VISIT = _exact("{visit_day}", "{visit_time}")
+_FASTING = _exact("{no_food_after}", "{liquids_until}")
+_DRIVER = {
+    "en": (Requirement("drive", ignore_case=True),),
+    "es": (Requirement("manej", ignore_case=True),),
+}
 
 # snippet id -> language -> what its raw text must contain.
 REQUIRED: Mapping[str, Mapping[str, tuple[Requirement, ...]]] = {
@@ -111,6 +162,21 @@ REQUIRED: Mapping[str, Mapping[str, tuple[Requirement, ...]]] = {
         "en": _exact("{clinic_phone}", "911"),
         "es": _exact("{clinic_phone}", "911"),
     },
+    "next_appointment": _both(*_VISIT, *_words("C", "R")),
+    "confirmed": _both(*_VISIT),
+    "ride_ack": _DRIVER,
+    "checkin_thanks": _both(*_exact("{clinic_phone}")),
+    "checkin_low": _both(*_exact("{clinic_phone}", "988", "911")),
+    "reminder_fasting": _both(*_REMINDER_COMMON, *_VISIT, *_FASTING),
+    "reminder_arrival": {
+        language: (*_REMINDER_COMMON, *_VISIT, *_exact("{arrive_by}"), *driver)
+        for language, driver in _DRIVER.items()
+    },
+    "reminder_fasting_arrival": {
+        language: (*_REMINDER_COMMON, *_VISIT, *_FASTING, *_exact("{arrive_by}"), *driver)
+        for language, driver in _DRIVER.items()
+    },
+    "reminder_checkin": _both(*_REMINDER_COMMON, *_words("1", "5", "CALL")),
 }
 
 
@@ -131,9 +197,15 @@ def normalise_phrase(text: str) -> str:
     return " ".join(kept.split())
 
 
+def _longest(language: str, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return the longest plausible value of every placeholder in one language."""
+    visit = LONGEST_VISIT_VALUES.get(language, LONGEST_VISIT_VALUES[FALLBACK_LANGUAGE])
+    return {**LONGEST_VALUES, **visit, **(overrides or {})}
+
+
 def _check_present(catalog: Catalog) -> Iterable[Problem]:
     """Report snippets missing from a language."""
-    for snippet_id in INFO_TOPICS + SYSTEM_SNIPPETS:
+    for snippet_id in SNIPPET_IDS:
         for language in LANGUAGES:
             if catalog.has(snippet_id, language):
                 continue
@@ -213,6 +285,24 @@ def _check_required(snippet: Snippet) -> Iterable[Problem]:
                 snippet.language,
                 f"must not name the treatment ({match.group(0)!r}): it shows on lock screens",
             )
+    if snippet.id in REMINDER_SNIPPETS:
+        match = _NOT_IN_REMINDERS.search(snippet.text)
+        if match:
+            yield Problem(
+                snippet.id,
+                snippet.language,
+                f"must not name a drug, treatment, diagnosis or symptom ({match.group(0)!r}): "
+                "reminders show on lock screens",
+            )
+    if snippet.id in _FASTING_REMINDERS:
+        match = _DURATION.search(snippet.text)
+        if match:
+            yield Problem(
+                snippet.id,
+                snippet.language,
+                f"states a duration ({match.group(0)!r}): give clock times with "
+                "{no_food_after} and {liquids_until}",
+            )
     if not snippet.fact.strip():
         yield Problem(snippet.id, snippet.language, "fact is empty: name what the text rests on")
     if bool(snippet.approved_by) != bool(snippet.approved_at):
@@ -252,10 +342,9 @@ def check_catalog(
     longest_values: Mapping[str, str] | None = None,
 ) -> list[Problem]:
     """Return every problem with the catalog; strict also reports unapproved snippets."""
-    values = {**LONGEST_VALUES, **(longest_values or {})}
     problems = list(_check_present(catalog))
     for snippet in catalog.snippets():
-        problems.extend(_check_fits(snippet, values))
+        problems.extend(_check_fits(snippet, _longest(snippet.language, longest_values)))
         problems.extend(_check_required(snippet))
     problems.extend(_check_phrases(catalog))
     problems.extend(_check_menu(catalog))
@@ -270,7 +359,7 @@ def check_catalog(
             for snippet in catalog.snippets()
             if not snippet.approved
         )
-    order = {snippet_id: index for index, snippet_id in enumerate(INFO_TOPICS + SYSTEM_SNIPPETS)}
+    order = {snippet_id: index for index, snippet_id in enumerate(SNIPPET_IDS)}
     return sorted(
         problems,
         key=lambda p: (order.get(p.snippet_id, len(order)), p.snippet_id, p.language or ""),
@@ -297,11 +386,10 @@ def summarise(
     catalog: Catalog, longest_values: Mapping[str, str] | None = None
 ) -> list[dict[str, Any]]:
     """Return one row per snippet: id, language, encoding, units, segments, budget, approval."""
-    values = {**LONGEST_VALUES, **(longest_values or {})}
     rows: list[dict[str, Any]] = []
     for snippet in catalog.snippets():
         try:
-            count = count_segments(render_text(snippet, values))
+            count = count_segments(render_text(snippet, _longest(snippet.language, longest_values)))
             encoding, units, segments = count.encoding, count.units, count.segments
         except ContentError:
             encoding, units, segments = "?", None, None

@@ -31,6 +31,19 @@ SYSTEM_SNIPPETS: tuple[str, ...] = (
     "reschedule_ack",
     "call_ack",
     "rate_limited",
+    "next_appointment",
+    "confirmed",
+    "ride_ack",
+    "checkin_thanks",
+    "checkin_low",
+)
+
+# Scheduled texts about one visit, sent unprompted: they show on lock screens and shared phones.
+REMINDER_SNIPPETS: tuple[str, ...] = (
+    "reminder_fasting",
+    "reminder_arrival",
+    "reminder_fasting_arrival",
+    "reminder_checkin",
 )
 
 

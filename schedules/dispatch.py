@@ -260,7 +260,8 @@ def _settle(
         return ReminderStatus.SKIPPED, "no SMS consent on record"
     if patient.unusable_at is not None:
         return ReminderStatus.SKIPPED, f"number cannot take texts ({patient.unusable_code})"
-    times = visit_times(appointment.starts_at, appointment.treatment, timing_for(clinic))
+    zone = ZoneInfo(clinic.timezone)
+    times = visit_times(appointment.starts_at, appointment.treatment, timing_for(clinic), zone)
     live = [kind for kind in reminder.kind_list if kind_expiry(kind, times) > now]
     if not live:
         return ReminderStatus.EXPIRED, "past its latest useful moment"

@@ -57,8 +57,6 @@ MAX_EXTERNAL_ID = 64
 MAX_NAME = 120
 CONSENT_METHOD = "clinic"
 CONSENT_SOURCE = "clinic_import"
-# ConsentEvent.change holds 16 characters; ConsentChange has no member for this yet.
-CONSENT_WITHDRAWN = "withdrawn"
 WRITE_CHUNK = 1000
 PROGRESS_EVERY = 500
 
@@ -224,8 +222,8 @@ def _not_utf8(exc: UnicodeDecodeError, data: bytes | None) -> str:
     """Explain a decoding failure in words a front desk can act on."""
     byte = f"byte 0x{data[exc.start]:02x} " if data is not None else ""
     return (
-        f"the file is not UTF-8 text ({byte}cannot be read); nothing was imported. "
-        'Save it again as "CSV UTF-8" (Excel: File > Save As > CSV UTF-8)'
+        f"the file is not UTF-8 text ({byte}cannot be read): save it again as "
+        '"CSV UTF-8" (Excel: File > Save As > CSV UTF-8)'
     )
 
 
@@ -697,7 +695,7 @@ class _PatientChange:
     patient_id: int
     phone: str
     values: dict[str, Any]
-    consent: str | None  # ConsentChange.CONSENT, CONSENT_WITHDRAWN or None
+    consent: str | None  # ConsentChange.CONSENT or WITHDRAWN, or None
     line: int
 
 
@@ -837,7 +835,7 @@ def _plan(session: Session, clinic: Clinic, rows: Sequence[ScheduleRow]) -> _Pla
             consent = ConsentChange.CONSENT.value
             report.consents_recorded += 1
         elif not wish.consent and patient.consent_at is not None:
-            consent = CONSENT_WITHDRAWN
+            consent = ConsentChange.WITHDRAWN.value
             report.consents_withdrawn += 1
         if values or consent:
             plan.patient_changes.append(
@@ -940,7 +938,7 @@ def _update_patients(session: Session, changes: list[_PatientChange], now: datet
             values.update(
                 consent_at=now, consent_method=CONSENT_METHOD, consent_number=change.phone
             )
-        elif change.consent == CONSENT_WITHDRAWN:
+        elif change.consent == ConsentChange.WITHDRAWN.value:
             values.update(consent_at=None, consent_method=None, consent_number=None)
         groups[tuple(sorted(values))].append(values)
     for group in groups.values():

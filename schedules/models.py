@@ -129,6 +129,7 @@ class ConsentChange(StrEnum):
     """Entries in a patient's consent history."""
 
     CONSENT = "consent"
+    WITHDRAWN = "withdrawn"  # the clinic's sheet says the patient no longer agrees
     OPT_OUT = "opt_out"
     OPT_IN = "opt_in"
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from messages.catalog import Catalog, load_catalog
@@ -73,6 +73,7 @@ def _sync_chunk(
         )
     ):
         existing[reminder.patient_id].append(reminder)
+    new_rows: list[dict[str, Any]] = []
     for patient_id in patient_ids:
         appointments = {a.id: a for a in visits.get(patient_id, [])}
         plan = plan_patient(
@@ -83,9 +84,11 @@ def _sync_chunk(
             zone,
             timing,
         )
-        _reconcile(
-            session, clinic, patient_id, appointments, plan, existing.get(patient_id, []), now
-        )
+        stored = existing.get(patient_id, [])
+        _reconcile(session, clinic, patient_id, appointments, plan, stored, now, new_rows)
+    if new_rows:
+        # One executemany: adding tens of thousands of ORM objects would cost seconds.
+        session.execute(insert(Reminder), new_rows)
 
 
 def _reconcile(
@@ -96,8 +99,9 @@ def _reconcile(
     plan: list[PlannedText],
     existing: list[Reminder],
     now: datetime,
+    new_rows: list[dict[str, Any]],
 ) -> None:
-    """Cancel stale pending reminders and add the planned ones not yet stored."""
+    """Cancel stale pending reminders and collect the planned ones not yet stored."""
     done_kinds: set[tuple[int, datetime, str]] = set()
     keep: dict[tuple[int, str, datetime, datetime], Reminder] = {}
     for reminder in existing:
@@ -124,19 +128,20 @@ def _reconcile(
             status, reason = ReminderStatus.SKIPPED, text.skipped_reason
         elif text.expires_at <= now:
             status, reason = ReminderStatus.SKIPPED, "loaded after its latest useful moment"
-        session.add(
-            Reminder(
-                clinic_id=clinic.id,
-                appointment_id=appointment.id,
-                patient_id=patient_id,
-                kinds=key[1],
-                due_at=text.due_at,
-                expires_at=text.expires_at,
-                planned_start=appointment.starts_at,
-                status=status,
-                status_reason=reason,
-                created_at=now,
-            )
+        new_rows.append(
+            {
+                "clinic_id": clinic.id,
+                "appointment_id": appointment.id,
+                "patient_id": patient_id,
+                "kinds": key[1],
+                "due_at": text.due_at,
+                "expires_at": text.expires_at,
+                "planned_start": appointment.starts_at,
+                "status": status,
+                "status_reason": reason,
+                "attempts": 0,
+                "created_at": now,
+            }
         )
     for key, reminder in keep.items():
         if key not in wanted:
@@ -167,7 +172,7 @@ def render_body(
 ) -> str:
     """Render a reminder's text as it would be sent now."""
     zone = ZoneInfo(clinic.timezone)
-    times = visit_times(appointment.starts_at, appointment.treatment, timing_for(clinic))
+    times = visit_times(appointment.starts_at, appointment.treatment, timing_for(clinic), zone)
     values = reminder_values(
         times.start, times.no_food_after, times.liquids_until, times.arrive_by, zone, language
     )

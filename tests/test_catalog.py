@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from messages.catalog import (
-    PLACEHOLDERS,
+    CLINIC_PLACEHOLDERS,
+    SNIPPET_IDS,
     Catalog,
     ContentError,
     Snippet,
@@ -22,6 +23,13 @@ VALUES = {
     "clinic_name": "Riverside Clinic",
     "clinic_phone": "+1 (555) 555-0100",
     "clinic_hours": "Mon-Fri 9-5",
+}
+VISIT_VALUES = {
+    "visit_day": "Tue, Nov 24",
+    "visit_time": "9:15 AM",
+    "no_food_after": "3:15 AM",
+    "liquids_until": "7:15 AM",
+    "arrive_by": "9:00 AM",
 }
 
 # What the matcher relies on: topic -> language -> keywords and phrasings that must be there.
@@ -180,9 +188,7 @@ def test_shipped_catalog_has_every_snippet_in_every_language() -> None:
     catalog = load_catalog()
     assert catalog.languages == LANGUAGES
     assert {(s.id, s.language) for s in catalog.snippets()} == {
-        (snippet_id, language)
-        for snippet_id in INFO_TOPICS + SYSTEM_SNIPPETS
-        for language in LANGUAGES
+        (snippet_id, language) for snippet_id in SNIPPET_IDS for language in LANGUAGES
     }
 
 
@@ -242,16 +248,12 @@ def test_unknown_snippet_id_raises_key_error() -> None:
 
 @pytest.mark.parametrize(
     ("snippet_id", "language"),
-    [
-        (snippet_id, language)
-        for snippet_id in INFO_TOPICS + SYSTEM_SNIPPETS
-        for language in LANGUAGES
-    ],
+    [(snippet_id, language) for snippet_id in SNIPPET_IDS for language in LANGUAGES],
 )
 def test_every_shipped_snippet_renders_without_leftover_braces(
     snippet_id: str, language: str
 ) -> None:
-    text = load_catalog().render(snippet_id, language, VALUES)
+    text = load_catalog().render(snippet_id, language, {**VALUES, **VISIT_VALUES})
     assert "{" not in text and "}" not in text
     assert text == text.strip()
 
@@ -261,7 +263,7 @@ def test_render_fills_every_placeholder() -> None:
     assert Catalog([snippet]).render("help", "en", VALUES) == (
         "Riverside Clinic: call +1 (555) 555-0100 (Mon-Fri 9-5)."
     )
-    assert snippet.placeholders() == PLACEHOLDERS
+    assert snippet.placeholders() == CLINIC_PLACEHOLDERS
 
 
 def test_render_strips_trailing_spaces_and_outer_whitespace() -> None:
@@ -273,6 +275,20 @@ def test_render_with_unknown_placeholder_raises_naming_snippet() -> None:
     snippet = make_snippet(text="Call {clinic_fax}", source="/clinics/a/en.toml")
     with pytest.raises(ContentError, match=r"/clinics/a/en.toml.*help.*\{clinic_fax\}"):
         Catalog([snippet]).render("help", "en", VALUES)
+
+
+def test_visit_placeholder_in_a_text_not_about_one_visit_raises() -> None:
+    snippet = make_snippet("help", text="Your visit: {visit_day}")
+    with pytest.raises(ContentError, match=r"\{visit_day\} is only for texts about one visit"):
+        Catalog([snippet]).render("help", "en", {**VALUES, **VISIT_VALUES})
+
+
+@pytest.mark.parametrize("snippet_id", ["reminder_arrival", "next_appointment", "confirmed"])
+def test_visit_placeholders_render_in_texts_about_one_visit(snippet_id: str) -> None:
+    snippet = make_snippet(snippet_id, text="{clinic_name}: {visit_day} at {visit_time}")
+    assert Catalog([snippet]).render(snippet_id, "en", {**VALUES, **VISIT_VALUES}) == (
+        "Riverside Clinic: Tue, Nov 24 at 9:15 AM"
+    )
 
 
 def test_render_without_a_value_for_a_placeholder_raises() -> None:

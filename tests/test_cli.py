@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -101,10 +103,34 @@ def test_clinic_add_without_oncall_warns(runner):
     assert "crisis alerts will not page anyone" in result.output
 
 
-def test_demo_adds_the_demo_clinic_once(runner, database_url):
-    assert runner.invoke(main, ["demo"]).exit_code == 0
-    assert runner.invoke(main, ["demo"]).exit_code == 0
+def test_demo_adds_the_demo_clinic_and_its_schedule_once(runner, database_url):
+    first = runner.invoke(main, ["demo"])
+    assert first.exit_code == 0, first.output
+    assert "sample schedule: 21 new" in first.output
+    again = runner.invoke(main, ["demo"])
+    assert again.exit_code == 0 and "21 unchanged" in again.output, again.output
     assert [c.slug for c in clinics(database_url)] == ["demo"]
+    listed = runner.invoke(main, ["reminders", "--clinic", "demo", "--json"])
+    assert listed.exit_code == 0, listed.output
+    items = json.loads(listed.output)
+    assert items and {"appointment_id", "kinds", "due_at", "status", "body"} <= set(items[0])
+    assert {i["status"] for i in items} <= {"pending", "skipped"}
+    assert any(i["status"] == "pending" for i in items)
+
+
+def test_demo_schedule_starts_on_the_monday_after_today():
+    from datetime import date
+
+    from bot.cli import demo_schedule
+
+    text = demo_schedule(date(2027, 3, 10))
+    assert "03/15/2027" in text and "11/30/2026" not in text
+    assert demo_schedule(date(2026, 11, 29)).count("11/30/2026") == 2
+
+
+def test_reminders_for_an_unknown_clinic_fail_clearly(runner):
+    result = runner.invoke(main, ["reminders", "--clinic", "nope", "--json"])
+    assert result.exit_code == 2 and "no clinic" in result.output
 
 
 def test_chat_goes_through_the_webhook_logic_with_state_changes(runner, database_url):
@@ -122,12 +148,12 @@ def test_chat_goes_through_the_webhook_logic_with_state_changes(runner, database
     assert "+13035550199" in result.output
     engine = make_engine(database_url)
     with transaction(make_session_factory(engine)) as session:
-        patient = session.scalars(select(Patient)).one()
+        patient = session.scalars(select(Patient).where(Patient.phone == "+17205550123")).one()
         kinds = sorted(session.scalars(select(Alert.kind)))
         pages = session.scalars(select(Message).where(Message.purpose == "page")).all()
     engine.dispose()
     assert patient.phone == "+17205550123" and patient.opted_out
-    assert kinds == ["call_back", "crisis"]
+    assert {"call_back", "crisis"} <= set(kinds)
     assert len(pages) == 1 and pages[0].status == "sent"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from messages.catalog import Catalog, load_catalog
+from messages.catalog import SNIPPET_IDS, Catalog, load_catalog
 from messages.check import (
     LONGEST_VALUES,
     Problem,
@@ -19,9 +19,9 @@ from messages.check import (
     normalise_phrase,
     summarise,
 )
-from messages.intents import INFO_TOPICS, LANGUAGES, SYSTEM_SNIPPETS
+from messages.intents import LANGUAGES
 
-ALL_IDS = INFO_TOPICS + SYSTEM_SNIPPETS
+ALL_IDS = SNIPPET_IDS
 
 
 @pytest.fixture
