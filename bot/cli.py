@@ -30,8 +30,14 @@ from schedules.importer import apply_schedule, read_schedule_csv
 from schedules.migrate import upgrade
 from schedules.models import Clinic
 from schedules.phones import InvalidPhoneNumber, normalize_phone
-from schedules.reminders import list_reminders
-from schedules.settings import InvalidSetting, effective_settings, parse_setting
+from schedules.reminders import list_reminders, replan_clinic
+from schedules.settings import (
+    InvalidSetting,
+    check_settings,
+    effective_settings,
+    parse_setting,
+    timing_changed,
+)
 from schedules.worker import Worker
 
 
@@ -139,7 +145,17 @@ def clinic_set(slug: str, assignments: tuple[str, ...]) -> None:
         row = clinic_by_slug(session, slug)
         if row is None:
             raise click.BadParameter(f"no clinic {slug!r}", param_hint="SLUG")
-        row.settings = {**(row.settings or {}), **changes}
+        before = dict(row.settings or {})
+        after = {**before, **changes}
+        try:
+            check_settings(after)
+        except InvalidSetting as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        row.settings = after
+        if timing_changed(before, after):
+            replan_clinic(session, row, datetime.now(UTC))
+            click.echo("re-planned the pending reminders with the new timing")
     click.echo(f"updated {slug}: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
 
 

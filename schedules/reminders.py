@@ -48,6 +48,20 @@ def sync_reminders(
         _sync_chunk(session, clinic, ids[start : start + CHUNK], zone, timing, now)
 
 
+def replan_clinic(session: Session, clinic: Clinic, now: datetime) -> None:
+    """Re-plan the pending reminders of every patient of the clinic with a visit coming."""
+    patient_ids = session.scalars(
+        select(Appointment.patient_id)
+        .where(
+            Appointment.clinic_id == clinic.id,
+            Appointment.status == AppointmentStatus.SCHEDULED,
+            Appointment.starts_at >= now - LOOKBACK,
+        )
+        .distinct()
+    )
+    sync_reminders(session, clinic, list(patient_ids), now)
+
+
 def _sync_chunk(
     session: Session,
     clinic: Clinic,

@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from schedules.planner import SETTING_SPECS as TIMING_SPECS
+from schedules.planner import TimingSettings, parse_timing_setting
+
 
 @dataclass(frozen=True)
 class SettingSpec:
@@ -26,7 +29,12 @@ SETTINGS: dict[str, SettingSpec] = {
         "so the bot records the change and stays silent. Set false for numbers without it.",
     ),
     "reply_cap_count": SettingSpec(
-        int, 8, "Most replies one number gets inside the reply-cap window.", 1, 1000
+        int,
+        8,
+        "Texts from one number answered inside the reply-cap window; then one notice, "
+        "then silence until it passes. Crisis replies and opt-out confirmations are never held.",
+        1,
+        1000,
     ),
     "reply_cap_window_minutes": SettingSpec(
         int, 10, "Length of the reply-cap window in minutes.", 1, 24 * 60
@@ -49,11 +57,21 @@ class InvalidSetting(ValueError):
     """A setting name or value the clinic cannot use."""
 
 
+def setting_names() -> list[str]:
+    """Return every clinic setting's name: delivery settings, then the timing rules."""
+    return [*SETTINGS, *TIMING_SPECS]
+
+
 def parse_setting(key: str, raw: str) -> Any:
     """Convert a command-line value for key to its typed, validated value."""
+    if key in TIMING_SPECS:
+        try:
+            return parse_timing_setting(key, raw)
+        except ValueError as exc:
+            raise InvalidSetting(str(exc)) from exc
     spec = SETTINGS.get(key)
     if spec is None:
-        raise InvalidSetting(f"unknown setting {key!r}; known: {', '.join(sorted(SETTINGS))}")
+        raise InvalidSetting(f"unknown setting {key!r}; known: {', '.join(setting_names())}")
     if spec.kind is bool:
         lowered = raw.strip().lower()
         if lowered in ("true", "yes", "1", "on"):
@@ -78,5 +96,20 @@ def parse_setting(key: str, raw: str) -> Any:
 def effective_settings(stored: Mapping[str, Any] | None) -> dict[str, Any]:
     """Return every setting, the clinic's stored value or the default."""
     values = {key: spec.default for key, spec in SETTINGS.items()}
-    values.update({k: v for k, v in (stored or {}).items() if k in SETTINGS})
+    values.update({key: spec.default for key, spec in TIMING_SPECS.items()})
+    values.update({k: v for k, v in (stored or {}).items() if k in values})
     return values
+
+
+def check_settings(values: Mapping[str, Any]) -> None:
+    """Raise InvalidSetting when settings that are valid one by one conflict with each other."""
+    try:
+        TimingSettings.from_settings(effective_settings(values))
+    except ValueError as exc:
+        raise InvalidSetting(str(exc)) from exc
+
+
+def timing_changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Return whether a settings change alters when reminders go out."""
+    old, new = effective_settings(before), effective_settings(after)
+    return any(old[key] != new[key] for key in TIMING_SPECS)

@@ -227,3 +227,37 @@ def test_clinic_set_rejects_bad_settings_and_changes_nothing(runner, database_ur
     assert result.exit_code == 1 and "error:" in result.output
     (row,) = clinics(database_url)
     assert row.settings == {}
+
+
+def test_clinic_set_timing_replans_pending_reminders(runner, database_url):
+    runner.invoke(main, ["demo"])
+    before = json.loads(runner.invoke(main, ["reminders", "--clinic", "demo", "--json"]).output)
+    result = runner.invoke(main, ["clinic", "set", "demo", "day_before_time=17:00"])
+    assert result.exit_code == 0 and "re-planned" in result.output, result.output
+    after = json.loads(runner.invoke(main, ["reminders", "--clinic", "demo", "--json"]).output)
+    moved = {(i["appointment_id"], tuple(i["kinds"])) for i in after if i["status"] == "pending"}
+    assert moved and before != after
+    cancelled = [i for i in after if i["status"] == "cancelled"]
+    assert cancelled and all(i["reason"] == "re-planned" for i in cancelled)
+
+
+@pytest.mark.parametrize(
+    "assignment",
+    ["window_start=21:00", "liquids_hours_iv=8", "day_before_time=25:00", "fasting_hours_iv=-1"],
+)
+def test_clinic_set_rejects_timing_that_cannot_work(runner, database_url, assignment):
+    runner.invoke(main, GOOD)
+    result = runner.invoke(main, ["clinic", "set", "boulder", assignment])
+    assert result.exit_code == 1 and "error:" in result.output
+    (row,) = clinics(database_url)
+    assert row.settings == {}
+
+
+def test_readme_documents_every_clinic_setting():
+    from pathlib import Path
+
+    from schedules.settings import setting_names
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    missing = [name for name in setting_names() if f"`{name}`" not in readme]
+    assert missing == []
