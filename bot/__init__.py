@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -25,6 +26,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Create the ClinicBot Flask app from the environment and config (whose keys win)."""
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(load_config(config))
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=str(app.config.get("PUBLIC_BASE_URL", "")).startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+    )
     configure_logging(app.config["LOG_LEVEL"])
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = default_database_url(app.instance_path)
@@ -52,8 +59,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         ),
     )
 
-    from bot import health, twilio_routes
+    from bot import admin, health, twilio_routes
 
     app.register_blueprint(health.bp)
     app.register_blueprint(twilio_routes.bp)
+    app.register_blueprint(admin.bp)
+    # The staff pages each module registers; the navigation shows only those that exist.
+    app.config["ADMIN_ENDPOINTS"] = frozenset(
+        name for name in app.view_functions if name.startswith("admin.")
+    )
     return app

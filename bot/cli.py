@@ -17,6 +17,7 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
+from bot.admin.auth import InvalidUser, add_user
 from bot.cli_schedules import import_command
 from bot.conversation import InboundText
 from bot.inbound import UnknownClinicNumber, receive_text
@@ -28,7 +29,7 @@ from schedules.db import transaction
 from schedules.dispatch import dispatch_due
 from schedules.importer import apply_schedule, read_schedule_csv
 from schedules.migrate import upgrade
-from schedules.models import Clinic
+from schedules.models import Clinic, StaffRole
 from schedules.phones import InvalidPhoneNumber, normalize_phone
 from schedules.reminders import list_reminders, replan_clinic
 from schedules.settings import (
@@ -170,6 +171,40 @@ def clinic_list() -> None:
                 f"{row.slug}\t{row.name}\tsms={row.sms_number}\tphone={row.phone}\t"
                 f"tz={row.timezone}\toncall={row.oncall_number or '-'}\t{json.dumps(settings)}"
             )
+
+
+@main.group()
+def user() -> None:
+    """Manage staff logins."""
+
+
+@user.command("add")
+@click.option("--clinic", "slug", required=True, help="The clinic's slug.")
+@click.option("--email", required=True, help="The staff member's email (their login).")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice([r.value for r in StaffRole]),
+    help="frontdesk: schedules and confirmations; clinician: also alerts and conversations; "
+    "admin: also users, settings and content approval.",
+)
+def user_add(slug: str, email: str, role: str) -> None:
+    """Add a staff login; the password is read from standard input."""
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    app = _app()
+    try:
+        with transaction(services(app).sessions) as session:
+            found = clinic_by_slug(session, slug)
+            if found is None:
+                raise click.BadParameter(f"no clinic {slug!r}", param_hint="--clinic")
+            add_user(session, found, email, role, password)
+    except InvalidUser as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"added {role} login {email.strip().lower()} for {slug}")
 
 
 @main.group()

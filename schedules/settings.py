@@ -47,6 +47,14 @@ SETTINGS: dict[str, SettingSpec] = {
         0,
         1000,
     ),
+    "crisis_repage_minutes": SettingSpec(
+        int,
+        10,
+        "A crisis or emergency alert nobody has acknowledged after this many minutes pages the "
+        "on-call number again (and again after as many minutes more).",
+        1,
+        24 * 60,
+    ),
     "content_dir": SettingSpec(
         str, "", "Folder with the clinic's own en.toml/es.toml snippet overrides."
     ),
