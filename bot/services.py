@@ -40,6 +40,7 @@ class ClinicInfo:
     hours: str
     oncall_number: str | None
     settings: dict[str, Any]
+    content_version: int
 
     @classmethod
     def from_row(cls, clinic: Clinic) -> ClinicInfo:
@@ -54,6 +55,7 @@ class ClinicInfo:
             hours=clinic.hours,
             oncall_number=clinic.oncall_number,
             settings=effective_settings(clinic.settings),
+            content_version=clinic.content_version,
         )
 
 

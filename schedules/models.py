@@ -161,6 +161,8 @@ class Clinic(Base):
     oncall_number: Mapped[str | None] = mapped_column(String(20))
     hours: Mapped[str] = mapped_column(String(120), default="Mon-Fri 9:00 AM-5:00 PM")
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Bumped whenever a snippet version is approved, so cached catalogs know to reload.
+    content_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     patients: Mapped[list[Patient]] = relationship(back_populates="clinic")
