@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
-from test_dispatch import DENVER, book
-from test_webhook import reply_of, text_bot
 
 from conftest import PATIENT
 from schedules.db import transaction
 from schedules.models import Alert, Appointment, Reminder
+from test_dispatch import DENVER, book
+from test_webhook import reply_of, text_bot
 
 OTHER = "+17205550999"
 

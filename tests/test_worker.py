@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from test_dispatch import book, reminders
 
 from schedules.db import transaction
 from schedules.dispatch import STALE_AFTER
 from schedules.models import Alert, Patient, Reminder
+from test_dispatch import book, reminders
 from twilio_peer import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 
 CLINICBOT = str(Path(sys.executable).parent / "clinicbot")
