@@ -64,6 +64,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(twilio_routes.bp)
     app.register_blueprint(admin.bp)
+    # The clinic API authenticates by bearer token; the staff pages' CSRF check is theirs alone.
+    from bot.api.routes import bp as api_bp
+
+    app.register_blueprint(api_bp)
     # The staff pages each module registers; the navigation shows only those that exist.
     app.config["ADMIN_ENDPOINTS"] = frozenset(
         name for name in app.view_functions if name.startswith("admin.")

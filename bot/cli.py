@@ -18,6 +18,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from bot.admin.auth import InvalidUser, add_user
+from bot.api.tokens import InvalidToken, create_token, list_tokens, revoke_token
 from bot.cli_schedules import import_command
 from bot.conversation import InboundText
 from bot.inbound import UnknownClinicNumber, receive_text
@@ -205,6 +206,71 @@ def user_add(slug: str, email: str, role: str) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     click.echo(f"added {role} login {email.strip().lower()} for {slug}")
+
+
+@main.group()
+def token() -> None:
+    """Manage clinic API tokens (each speaks for one clinic)."""
+
+
+@token.command("create")
+@click.option("--clinic", "slug", required=True, help="The clinic's slug.")
+@click.option("--name", default=None, help="What uses the token, e.g. ehr-sync (default: api).")
+def token_create(slug: str, name: str | None) -> None:
+    """Print a new API token; only its hash is stored, so it is shown this once."""
+    app = _app()
+    try:
+        with transaction(services(app).sessions) as session:
+            found = clinic_by_slug(session, slug)
+            if found is None:
+                raise click.BadParameter(f"no clinic {slug!r}", param_hint="--clinic")
+            raw, row = create_token(session, found, name)
+            label = f"{row.name} ({row.prefix}...)"
+    except InvalidToken as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    # The token alone on standard output, so a script can capture it.
+    click.echo(raw)
+    click.echo(
+        f"created API token {label} for {slug}; store it now: it is not shown again", err=True
+    )
+
+
+@token.command("list")
+@click.option("--clinic", "slug", required=True, help="The clinic's slug.")
+def token_list(slug: str) -> None:
+    """List the clinic's API tokens by prefix (never the tokens themselves)."""
+    app = _app()
+    with transaction(services(app).sessions) as session:
+        found = clinic_by_slug(session, slug)
+        if found is None:
+            raise click.BadParameter(f"no clinic {slug!r}", param_hint="--clinic")
+        for row in list_tokens(session, found):
+            state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}Z" if row.revoked_at else "live"
+            used = f"{row.last_used_at:%Y-%m-%d %H:%M}Z" if row.last_used_at else "never"
+            click.echo(
+                f"{row.prefix}\t{row.name}\tcreated {row.created_at:%Y-%m-%d %H:%M}Z\t"
+                f"last used {used}\t{state}"
+            )
+
+
+@token.command("revoke")
+@click.option("--clinic", "slug", required=True, help="The clinic's slug.")
+@click.option("--prefix", required=True, help="The token's prefix as `token list` shows it.")
+def token_revoke(slug: str, prefix: str) -> None:
+    """Revoke an API token at once."""
+    app = _app()
+    try:
+        with transaction(services(app).sessions) as session:
+            found = clinic_by_slug(session, slug)
+            if found is None:
+                raise click.BadParameter(f"no clinic {slug!r}", param_hint="--clinic")
+            row = revoke_token(session, found, prefix, datetime.now(UTC))
+            label = f"{row.name} ({row.prefix}...)"
+    except InvalidToken as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"revoked API token {label} for {slug}")
 
 
 @main.group()

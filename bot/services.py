@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from messages.catalog import Catalog, load_catalog
 from messages.matcher import Matcher
+from schedules.content import clinic_catalog
 from schedules.models import Clinic
 from schedules.outbox import send_now
 from schedules.sender import Sender
@@ -90,23 +91,53 @@ class ClinicDirectory:
 
 
 class ContentLibrary:
-    """The matcher for each catalog; load_catalog itself reloads a folder when a file changes."""
+    """Each clinic's catalog (shipped content, override folder, approved versions) and matcher.
 
-    def __init__(self) -> None:
+    A clinic's catalog is cached under its content_version, which approving a snippet bumps; the
+    ClinicInfo carrying it is itself cached for CLINIC_CACHE_SECONDS, so an approval reaches other
+    processes within 30 seconds (this process calls ClinicDirectory.forget() at once).
+    """
+
+    def __init__(self, factory: sessionmaker[Session] | None = None) -> None:
+        self._factory = factory
         self._lock = threading.Lock()
         self._matchers: dict[int, tuple[Catalog, Matcher]] = {}
+        # clinic id -> ((content_version, content_dir), base catalog, clinic catalog)
+        self._clinics: dict[int, tuple[tuple[int, str | None], Catalog, Catalog]] = {}
+
+    def use_sessions(self, factory: sessionmaker[Session]) -> None:
+        """Read approved snippet versions through factory."""
+        self._factory = factory
 
     def for_clinic(self, clinic: ClinicInfo) -> tuple[Catalog, Matcher]:
         """Return the catalog and matcher for this clinic's content."""
-        catalog = load_catalog(clinic.settings.get("content_dir") or None)
+        content_dir = clinic.settings.get("content_dir") or None
+        # load_catalog is cached and reloads an override folder when a file changes.
+        base = load_catalog(content_dir)
+        matcher = self._matcher(base)
+        if self._factory is None:
+            return base, matcher
+        key = (clinic.content_version, content_dir)
         with self._lock:
-            entry = self._matchers.get(id(catalog))
-        if entry is not None and entry[0] is catalog:
-            return entry
-        entry = (catalog, Matcher(catalog.phrasebook()))
+            hit = self._clinics.get(clinic.id)
+        if hit is not None and hit[0] == key and hit[1] is base:
+            return hit[2], matcher
+        with self._factory() as session:
+            catalog = clinic_catalog(session, clinic.id, content_dir)
         with self._lock:
-            self._matchers[id(catalog)] = entry
-        return entry
+            self._clinics[clinic.id] = (key, base, catalog)
+        return catalog, matcher
+
+    def _matcher(self, base: Catalog) -> Matcher:
+        """Return the matcher for a base catalog; approved versions change texts, not keywords."""
+        with self._lock:
+            entry = self._matchers.get(id(base))
+        if entry is not None and entry[0] is base:
+            return entry[1]
+        entry = (base, Matcher(base.phrasebook()))
+        with self._lock:
+            self._matchers[id(base)] = entry
+        return entry[1]
 
 
 class PageSender:
@@ -170,6 +201,10 @@ class Services:
     clinics: ClinicDirectory
     content: ContentLibrary
     pages: PageSender
+
+    def __post_init__(self) -> None:
+        """Let the content library read each clinic's approved snippets."""
+        self.content.use_sessions(self.sessions)
 
 
 def services(app: Flask | None = None) -> Services:

@@ -22,8 +22,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from messages.catalog import ContentError, load_catalog
+from messages.catalog import Catalog, ContentError
 from schedules.alerts import alert_if_visit_at_risk
+from schedules.content import clinic_catalog
 from schedules.db import transaction
 from schedules.models import (
     Alert,
@@ -44,6 +45,7 @@ from schedules.models import (
 from schedules.outbox import sweep_pages
 from schedules.planner import kind_expiry, visit_times
 from schedules.reminders import render_body, timing_for
+from schedules.repage import repage_unacknowledged
 from schedules.sender import Sender, SendError
 from schedules.settings import effective_settings
 
@@ -130,8 +132,11 @@ def dispatch_due(
     report = DispatchReport(
         pages=sweep_pages(factory, sender, now, status_callback=status_callback)
     )
+    report.pages.update(repage_unacknowledged(factory, sender, now, status_callback))
     recover_stale_claims(factory, now)
-    report.reminders[ReminderStatus.EXPIRED] += expire_overdue(factory, now)
+    expired = expire_overdue(factory, now)
+    if expired:
+        report.reminders[ReminderStatus.EXPIRED] += expired
     rate = rate or SendRate()
     while stop is None or not stop.is_set():
         token = str(uuid.uuid4())
@@ -194,6 +199,7 @@ def claim_due(
         appointments = _by_id(session, Appointment, {r.appointment_id for r in reminders})
         patients = _by_id(session, Patient, {r.patient_id for r in reminders})
         clinics = _by_id(session, Clinic, {r.clinic_id for r in reminders})
+        catalogs: dict[int, Catalog] = {}
         claimed: list[Claimed] = []
         for reminder in reminders:
             appointment = appointments[reminder.appointment_id]
@@ -206,7 +212,10 @@ def claim_due(
                 report.reminders[verdict[0]] += 1
                 continue
             try:
-                catalog = load_catalog(effective_settings(clinic.settings)["content_dir"] or None)
+                if clinic.id not in catalogs:
+                    content_dir = effective_settings(clinic.settings)["content_dir"]
+                    catalogs[clinic.id] = clinic_catalog(session, clinic.id, content_dir)
+                catalog = catalogs[clinic.id]
                 body = render_body(
                     catalog, clinic, appointment, patient.language, reminder.kind_list
                 )

@@ -228,6 +228,7 @@ class Message(Base):
     __table_args__ = (
         Index("ix_messages_patient_direction_created", "patient_id", "direction", "created_at"),
         Index("ix_messages_status_purpose", "status", "purpose"),
+        Index("ix_messages_clinic_created", "clinic_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -275,6 +276,7 @@ class Appointment(Base):
     __table_args__ = (
         UniqueConstraint("clinic_id", "external_id"),
         Index("ix_appointments_patient_start", "patient_id", "starts_at"),
+        Index("ix_appointments_clinic_start", "clinic_id", "starts_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from messages.catalog import Catalog, load_catalog
+from messages.catalog import Catalog
 from messages.reminders import reminder_values, render_reminder
 from schedules.clinic_values import clinic_values
+from schedules.content import clinic_catalog
 from schedules.models import (
     Appointment,
     AppointmentStatus,
@@ -195,7 +196,7 @@ def render_body(
 
 def list_reminders(session: Session, clinic: Clinic) -> list[dict[str, Any]]:
     """Return the clinic's reminders as INTERFACE.md's JSON objects, oldest due first."""
-    catalog = load_catalog(effective_settings(clinic.settings)["content_dir"] or None)
+    catalog = clinic_catalog(session, clinic.id, effective_settings(clinic.settings)["content_dir"])
     rows = session.execute(
         select(Reminder, Appointment, Patient)
         .join(Appointment, Reminder.appointment_id == Appointment.id)

@@ -59,6 +59,8 @@ class Worker:
     def tick(self) -> None:
         """Dispatch everything due now, unless the worker is stopping."""
         if self.stopping.is_set():
+            # A signal that came before the scheduler was running could not stop it.
+            self._shutdown()
             return
         with self._running:
             try:
@@ -82,8 +84,14 @@ class Worker:
         timer = threading.Timer(STOP_GRACE_SECONDS, self.abandon.set)
         timer.daemon = True
         timer.start()
-        # wait=False: this runs on the main thread, which is the one blocked in start().
-        self.scheduler.shutdown(wait=False)
+        # Not from the handler itself: it interrupts the main thread, possibly inside the
+        # scheduler's own bookkeeping; a thread waits for the scheduler's locks instead.
+        threading.Thread(target=self._shutdown, name="worker-stop", daemon=True).start()
+
+    def _shutdown(self) -> None:
+        """Stop the scheduler if it is running, without waiting for the job in progress."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
 
     def run(self) -> None:
         """Run until SIGTERM or SIGINT, then wait for the batch in progress."""
@@ -92,7 +100,8 @@ class Worker:
             previous[sig] = signal.signal(sig, self.stop)
         log.info("worker started", extra={"job": DISPATCH_JOB_ID})
         try:
-            self.scheduler.start()
+            if not self.stopping.is_set():
+                self.scheduler.start()
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)  # type: ignore[arg-type]

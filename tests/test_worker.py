@@ -84,9 +84,19 @@ def test_worker_finishes_its_batch_on_sigterm_and_exits(svc, clinic, twilio_stub
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(3)
+    # Signal only once the worker has its handlers in place, however slow the machine is.
+    seen = []
+    deadline = time.monotonic() + 60
+    assert worker.stderr is not None
+    while time.monotonic() < deadline:
+        line = worker.stderr.readline()
+        seen.append(line)
+        if "worker started" in line or not line:
+            break
+    assert any("worker started" in line for line in seen), "".join(seen)
     worker.send_signal(signal.SIGTERM)
-    _, err = worker.communicate(timeout=60)
+    _, rest = worker.communicate(timeout=60)
+    err = "".join(seen) + rest
     assert worker.returncode == 0, err
     assert "worker stopping after the current batch" in err and "worker stopped" in err
 

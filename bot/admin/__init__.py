@@ -202,3 +202,6 @@ def home() -> ResponseReturnValue:
     if "admin.today" in endpoints:
         return redirect(url_for("admin.today"))
     return render_template("admin/home.html")
+
+
+from bot.admin import care_views, content_views, schedule_views  # noqa: E402, F401
