@@ -24,10 +24,15 @@ start: install
 test:
 	bash scripts/test
 
-## Benchmark the Twilio webhook against a bare Flask app under gunicorn + wrk (SQLite, PostgreSQL).
+## Benchmark the Twilio webhook against a bare Flask app under gunicorn + wrk, reminder dispatch
+## against the bare Twilio SDK, and the schedule import against a bare bulk insert (SQLite,
+## PostgreSQL). BENCH_ARGS go to all three (e.g. --sqlite-only); BENCH_WEBHOOK_ARGS,
+## BENCH_DISPATCH_ARGS and BENCH_IMPORT_ARGS to one each (e.g. --json FILE).
 bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(BIN)/python scripts/bench_webhook.py $(BENCH_ARGS)
+	$(BIN)/python scripts/bench_webhook.py $(BENCH_ARGS) $(BENCH_WEBHOOK_ARGS)
+	$(BIN)/python scripts/bench_dispatch.py $(BENCH_ARGS) $(BENCH_DISPATCH_ARGS)
+	$(BIN)/python scripts/bench_import.py $(BENCH_ARGS) $(BENCH_IMPORT_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
