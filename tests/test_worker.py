@@ -118,9 +118,11 @@ def test_worker_killed_mid_batch_never_sends_twice_and_loses_nothing(
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not _in_flight(svc):
-        time.sleep(0.1)
-    assert _in_flight(svc), "the worker never reached the hanging text"
+    reached = False
+    while time.monotonic() < deadline and not reached:
+        reached = _in_flight(svc, stuck_number)
+        time.sleep(0.05)
+    assert reached, "the worker never reached the hanging text"
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
     twilio_stub.clear()
@@ -150,6 +152,14 @@ def _patient_phones(svc: Any) -> list[str]:
         return list(session.scalars(select(Patient.phone)))
 
 
-def _in_flight(svc: Any) -> bool:
-    """Return whether some reminder is being handed to Twilio right now."""
-    return any(r.status == "sending" for r in reminders(svc))
+def _in_flight(svc: Any, phone: str) -> bool:
+    """Return whether the reminder to this number is being handed to Twilio right now."""
+    with transaction(svc.sessions) as session:
+        status = session.scalar(
+            select(Reminder.status)
+            .join(Patient, Patient.id == Reminder.patient_id)
+            .where(Patient.phone == phone)
+            .order_by(Reminder.due_at)
+            .limit(1)
+        )
+    return status == "sending"
