@@ -9,6 +9,7 @@ Claimed texts never handed over go back to `pending`, guarded by the claim token
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -17,9 +18,10 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from messages.catalog import Catalog, ContentError
@@ -107,11 +109,83 @@ class Claimed:
 
     reminder_id: int
     token: str
+    clinic_id: int
+    patient_id: int
+    kinds: str
     to: str
     from_number: str
     body: str
     language: str
     per_second: float
+
+
+class _LostClaim(Exception):
+    """The claim was taken back (a stale-claim sweep) before this worker handed the text over."""
+
+
+@dataclass(frozen=True)
+class _SendStatements:
+    """The per-text statements, built once: building them per text costs as much as running."""
+
+    insert_message: Any
+    mark_sending: Any
+    mark_sent: Any
+    message_sent: Any
+
+
+@functools.cache
+def _send_statements() -> _SendStatements:
+    """Build the statements send_one runs for every text."""
+    reminders = Reminder.__table__
+    messages = Message.__table__
+    message_columns = (
+        "clinic_id",
+        "patient_id",
+        "direction",
+        "purpose",
+        "from_number",
+        "to_number",
+        "body",
+        "num_media",
+        "language",
+        "classification",
+        "status",
+        "attempts",
+        "created_at",
+    )
+    return _SendStatements(
+        insert_message=messages.insert()
+        .values({c: bindparam(c, type_=messages.c[c].type) for c in message_columns})
+        .returning(messages.c.id),
+        mark_sending=reminders.update()
+        .where(
+            reminders.c.id == bindparam("reminder_id"),
+            reminders.c.status == ReminderStatus.CLAIMED.value,
+            reminders.c.claim_token == bindparam("token"),
+        )
+        .values(
+            status=ReminderStatus.SENDING.value,
+            attempts=reminders.c.attempts + 1,
+            updated_at=bindparam("now", type_=reminders.c.updated_at.type),
+            message_id=bindparam("message_id"),
+        ),
+        mark_sent=reminders.update()
+        .where(reminders.c.id == bindparam("reminder_id"))
+        .values(
+            status=ReminderStatus.SENT.value,
+            twilio_sid=bindparam("sid"),
+            sent_at=bindparam("now", type_=reminders.c.sent_at.type),
+            updated_at=bindparam("now", type_=reminders.c.updated_at.type),
+        ),
+        message_sent=messages.update()
+        .where(messages.c.id == bindparam("message_id"))
+        .values(
+            status=bindparam("status"),
+            twilio_sid=bindparam("sid"),
+            sent_at=bindparam("now", type_=messages.c.sent_at.type),
+            updated_at=bindparam("now", type_=messages.c.updated_at.type),
+        ),
+    )
 
 
 def dispatch_due(
@@ -236,6 +310,9 @@ def claim_due(
                 Claimed(
                     reminder_id=reminder.id,
                     token=token,
+                    clinic_id=reminder.clinic_id,
+                    patient_id=reminder.patient_id,
+                    kinds=reminder.kinds,
                     to=patient.phone,
                     from_number=clinic.sms_number,
                     body=body,
@@ -305,36 +382,42 @@ def send_one(
     status_callback: str | None,
 ) -> str:
     """Hand one claimed reminder to the sender, committing before and after; return its status."""
-    with transaction(factory) as session:
-        taken = session.execute(
-            update(Reminder)
-            .where(
-                Reminder.id == item.reminder_id,
-                Reminder.status == ReminderStatus.CLAIMED,
-                Reminder.claim_token == item.token,
+    statements = _send_statements()
+    try:
+        with transaction(factory) as session:
+            connection = session.connection()
+            message_id = connection.execute(
+                statements.insert_message,
+                {
+                    "clinic_id": item.clinic_id,
+                    "patient_id": item.patient_id,
+                    "direction": Direction.OUTBOUND.value,
+                    "purpose": Purpose.REMINDER.value,
+                    "from_number": item.from_number,
+                    "to_number": item.to,
+                    "body": item.body,
+                    "num_media": 0,
+                    "language": item.language,
+                    "classification": f"reminder:{item.kinds}",
+                    "status": MessageStatus.CLAIMED.value,
+                    "attempts": 0,
+                    "created_at": now,
+                },
+            ).scalar_one()
+            taken = connection.execute(
+                statements.mark_sending,
+                {
+                    "reminder_id": item.reminder_id,
+                    "token": item.token,
+                    "now": now,
+                    "message_id": message_id,
+                },
             )
-            .values(status=ReminderStatus.SENDING, attempts=Reminder.attempts + 1, updated_at=now)
-        )
-        if taken.rowcount != 1:
-            return "lost_claim"
-        reminder = session.get_one(Reminder, item.reminder_id)
-        message = Message(
-            clinic_id=reminder.clinic_id,
-            patient_id=reminder.patient_id,
-            direction=Direction.OUTBOUND,
-            purpose=Purpose.REMINDER,
-            from_number=item.from_number,
-            to_number=item.to,
-            body=item.body,
-            language=item.language,
-            classification=f"reminder:{reminder.kinds}",
-            status=MessageStatus.CLAIMED,
-            created_at=now,
-        )
-        session.add(message)
-        session.flush()
-        reminder.message_id = message.id
-        message_id = message.id
+            if taken.rowcount != 1:
+                # Rolls the audit row back with it: nothing was sent.
+                raise _LostClaim
+    except _LostClaim:
+        return "lost_claim"
     try:
         result = sender.send(
             to=item.to,
@@ -345,15 +428,11 @@ def send_one(
     except SendError as exc:
         return _record_failure(factory, item.reminder_id, message_id, exc, now)
     with transaction(factory) as session:
-        session.execute(
-            update(Reminder)
-            .where(Reminder.id == item.reminder_id)
-            .values(status=ReminderStatus.SENT, twilio_sid=result.sid, sent_at=now, updated_at=now)
-        )
-        session.execute(
-            update(Message)
-            .where(Message.id == message_id)
-            .values(status=result.status, twilio_sid=result.sid, sent_at=now, updated_at=now)
+        connection = session.connection()
+        values = {"sid": result.sid, "now": now}
+        connection.execute(statements.mark_sent, {"reminder_id": item.reminder_id, **values})
+        connection.execute(
+            statements.message_sent, {"message_id": message_id, "status": result.status, **values}
         )
     return ReminderStatus.SENT
 
