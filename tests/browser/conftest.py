@@ -15,6 +15,7 @@ test that uses ``database_url``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -252,10 +253,9 @@ def snap(request: pytest.FixtureRequest) -> Iterator[Callable[[Any, str], Path]]
     report = getattr(request.node, "rep_call", None)
     if last and report is not None and report.failed:
         # The page as it was when the test failed.
-        try:
+        # The page may be gone; the failure itself is what matters.
+        with contextlib.suppress(Exception):
             last[0].screenshot(path=str(SCREENSHOTS / f"{slug}-99-failed.png"), full_page=True)
-        except Exception:  # the page may be gone; the failure itself is what matters
-            pass
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
