@@ -32,9 +32,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         """Convert an aware datetime to UTC; refuse a naive one."""
         if value is None:
             return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("naive datetime given where a timezone-aware one is required")
-        value = value.astimezone(UTC)
+        if value.tzinfo is not UTC:
+            if value.tzinfo is None or value.utcoffset() is None:
+                raise ValueError("naive datetime given where a timezone-aware one is required")
+            value = value.astimezone(UTC)
         # SQLite keeps no offset; store the UTC wall clock so comparisons stay lexical.
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 

@@ -103,7 +103,7 @@ def _sync_chunk(
         _reconcile(session, clinic, patient_id, appointments, plan, stored, now, new_rows)
     if new_rows:
         # One executemany: adding tens of thousands of ORM objects would cost seconds.
-        session.execute(insert(Reminder), new_rows)
+        session.connection().execute(insert(Reminder.__table__), new_rows)
 
 
 def _reconcile(
