@@ -438,22 +438,21 @@ def _apply_daily_cap(
     drafts: list[_Draft], zone: ZoneInfo, settings: TimingSettings
 ) -> list[_Draft]:
     """Keep each local day within the cap: merge a visit's texts, then skip the least useful."""
-    days = sorted({draft.due_at.astimezone(zone).date() for draft in drafts})
-    for day in days:
+    # Each draft's local day, computed once: a merge keeps the earlier time of the same day.
+    by_day: dict[date, list[_Draft]] = {}
+    for draft in drafts:
+        by_day.setdefault(draft.due_at.astimezone(zone).date(), []).append(draft)
+    for day in sorted(by_day):
         while True:
             texts = sorted(
-                (
-                    d
-                    for d in drafts
-                    if d.skipped_reason is None and d.due_at.astimezone(zone).date() == day
-                ),
-                key=_Draft.sort_key,
+                (d for d in by_day[day] if d.skipped_reason is None), key=_Draft.sort_key
             )
             if len(texts) <= settings.daily_cap:
                 break
             absorbed = _merge_same_visit(texts)
             if absorbed is not None:
                 drafts.remove(absorbed)
+                by_day[day].remove(absorbed)
                 continue
             skippable = [(order, d) for d in texts if (order := _skip_order(d)) is not None]
             if not skippable:
