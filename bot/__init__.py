@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot.config import load_config
@@ -22,9 +23,23 @@ from bot.services import (
 from schedules.db import make_engine, make_session_factory
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without building the signer for a request with no cookie.
+
+    Twilio's webhooks never carry one, and building the signer costs more than their SQL.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """Return an empty session when there is no cookie to read, else Flask's own."""
+        if app.secret_key and self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Create the ClinicBot Flask app from the environment and config (whose keys win)."""
     app = Flask(__name__, instance_relative_config=True)
+    app.session_interface = CookieSessions()
     app.config.update(load_config(config))
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,

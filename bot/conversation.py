@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, case, select, update
+from sqlalchemy import Connection, bindparam, case, exists, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,7 @@ from messages.reminders import reminder_values
 from messages.staff import render_page
 from schedules.alerts import alert_if_visit_at_risk, raise_alert
 from schedules.clinic_values import clinic_values
+from schedules.driver_sql import DriverStatement
 from schedules.models import (
     AlertKind,
     Appointment,
@@ -92,15 +93,18 @@ class PatientState:
     opted_out: bool
     has_consent: bool
     texts_in_window: int
-    is_new: bool
     changes: dict[str, Any] = field(default_factory=dict)
 
 
 def stored_answer(session: Session, sid: str) -> Outcome | None:
     """Return the answer already given to the text with this MessageSid, if it was stored."""
-    inbound_id = session.connection().scalar(_statements(session).inbound_by_sid, {"sid": sid})
-    if inbound_id is None:
+    connection = session.connection()
+    cursor = _statements(connection).inbound_by_sid.execute(connection, {"sid": sid})
+    row = cursor.fetchone()
+    cursor.close()
+    if row is None:
         return None
+    inbound_id = int(row[0])
     reply = session.scalar(
         select(Message.body)
         .where(Message.reply_to_id == inbound_id, Message.purpose == Purpose.REPLY)
@@ -124,23 +128,25 @@ def handle_inbound(
 ) -> Outcome:
     """Store and act on one inbound text, classified as if a check-in were awaited; the caller
     commits. Raises RepeatedMessageSid when a concurrent request stored its MessageSid first."""
-    repeat = stored_answer(session, text.sid)
-    if repeat is not None:
+    connection = session.connection()
+    first_language = intent.language if intent.language in catalog.languages else "en"
+    patient = _upsert_patient(connection, clinic, text, first_language, now)
+    if patient is None:
+        repeat = stored_answer(session, text.sid)
+        if repeat is None:
+            raise RepeatedMessageSid(text.sid)
         return repeat
-    patient = _upsert_patient(session, clinic, text.from_number, now)
     awaited: int | None = None
     if intent.kind is IntentKind.CHECKIN_SCORE:
         # Only a score-shaped text pays for this lookup.
         awaited = _awaited_checkin(session, patient.id, now)
         if awaited is None:
             intent = matcher.classify(text.body, awaiting_checkin=False)
-    if patient.is_new and intent.language and intent.language != patient.language:
-        patient.language = patient.changes["language"] = intent.language
     language = intent.language or patient.language
     if language not in catalog.languages:
         language = "en"
 
-    inbound_id = _insert_inbound(session, clinic, text, patient.id, intent, language, now)
+    inbound_id = _insert_inbound(connection, clinic, text, patient.id, intent, language, now)
     outcome = Outcome(reply=None, inbound_id=inbound_id, intent=intent)
     conversation = _Conversation(
         session, clinic, patient, inbound_id, catalog, matcher, language, now, public_base_url
@@ -151,26 +157,20 @@ def handle_inbound(
     if reply is not None:
         snippet_id, extra = reply
         outcome.reply = catalog.render(snippet_id, language, {**conversation.values(), **extra})
-        session.connection().execute(
-            MESSAGES.insert(),
+        _statements(connection).insert_reply.execute(
+            connection,
             {
                 "clinic_id": clinic.id,
                 "patient_id": patient.id,
-                "direction": Direction.OUTBOUND.value,
-                "purpose": Purpose.REPLY.value,
                 "from_number": clinic.sms_number,
                 "to_number": text.from_number,
                 "body": outcome.reply,
-                "num_media": 0,
                 "language": language,
                 "classification": snippet_id,
-                "status": MessageStatus.REPLIED.value,
                 "reply_to_id": inbound_id,
-                "attempts": 0,
-                "created_at": now,
-                "sent_at": now,
+                "now": now,
             },
-        )
+        ).close()
     if patient.changes:
         session.execute(update(Patient).where(Patient.id == patient.id).values(**patient.changes))
     log.info(
@@ -189,31 +189,36 @@ def handle_inbound(
 
 @dataclass(frozen=True)
 class _HotStatements:
-    """The webhook's common-path statements, built once per dialect with bound parameters."""
+    """The webhook's common-path statements, run on the DBAPI cursor (see DriverStatement)."""
 
-    inbound_by_sid: Any
-    upsert_patient: Any
-    insert_inbound: Any
+    inbound_by_sid: DriverStatement
+    upsert_patient: DriverStatement
+    insert_inbound: DriverStatement
+    insert_reply: DriverStatement
 
 
 @lru_cache(maxsize=4)
 def _build_statements(dialect: str) -> _HotStatements:
-    """Build the common-path statements; building them per request costs more than running them."""
+    """Build the common-path statements for a dialect (its upsert syntax is its own)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     col = PATIENTS.c
     now = bindparam("now", type_=UTCDateTime())
     in_window = col.texts_window_start > bindparam("window_floor", type_=UTCDateTime())
+    not_stored = ~exists().where(MESSAGES.c.twilio_sid == bindparam("sid"))
+    new_patient = {
+        "clinic_id": bindparam("clinic_id"),
+        "phone": bindparam("phone"),
+        "language": bindparam("language"),
+        "opted_out": literal(False),
+        "texts_window_start": now,
+        "texts_in_window": literal(1),
+        "created_at": now,
+    }
     upsert = (
         insert(PATIENTS)
-        .values(
-            clinic_id=bindparam("clinic_id"),
-            phone=bindparam("phone"),
-            language="en",
-            opted_out=False,
-            texts_window_start=now,
-            texts_in_window=1,
-            created_at=now,
-        )
+        # INSERT ... SELECT, so that a MessageSid stored before changes nothing (not even the
+        # reply-cap count) and the webhook needs no separate look-up for it.
+        .from_select(list(new_patient), select(*new_patient.values()).where(not_stored))
         .on_conflict_do_update(
             index_elements=[col.clinic_id, col.phone],
             set_={
@@ -221,14 +226,18 @@ def _build_statements(dialect: str) -> _HotStatements:
                 "texts_window_start": case((in_window, col.texts_window_start), else_=now),
             },
         )
+        # Computed in SQL so that every column read back is a plain integer or string.
         .returning(
-            col.id, col.language, col.opted_out, col.consent_at, col.texts_in_window, col.created_at
+            col.id,
+            col.language,
+            col.opted_out,
+            col.consent_at.is_not(None),
+            col.texts_in_window,
         )
     )
     inbound_columns = (
         "clinic_id",
         "patient_id",
-        "direction",
         "twilio_sid",
         "from_number",
         "to_number",
@@ -236,52 +245,95 @@ def _build_statements(dialect: str) -> _HotStatements:
         "num_media",
         "language",
         "classification",
-        "status",
-        "attempts",
-        "created_at",
     )
     insert_inbound = (
         insert(MESSAGES)
-        .values({name: bindparam(name, type_=MESSAGES.c[name].type) for name in inbound_columns})
+        .values(
+            {
+                **{name: bindparam(name, type_=MESSAGES.c[name].type) for name in inbound_columns},
+                "direction": Direction.INBOUND.value,
+                "status": MessageStatus.RECEIVED.value,
+                "attempts": 0,
+                "created_at": now,
+            }
+        )
         .on_conflict_do_nothing(index_elements=[MESSAGES.c.twilio_sid])
         .returning(MESSAGES.c.id)
     )
+    reply_columns = (
+        "clinic_id",
+        "patient_id",
+        "from_number",
+        "to_number",
+        "body",
+        "language",
+        "classification",
+        "reply_to_id",
+    )
+    insert_reply = MESSAGES.insert().values(
+        {
+            **{name: bindparam(name, type_=MESSAGES.c[name].type) for name in reply_columns},
+            "direction": Direction.OUTBOUND.value,
+            "purpose": Purpose.REPLY.value,
+            "num_media": 0,
+            "status": MessageStatus.REPLIED.value,
+            "attempts": 0,
+            "created_at": now,
+            "sent_at": now,
+        }
+    )
     return _HotStatements(
-        inbound_by_sid=select(Message.id).where(Message.twilio_sid == bindparam("sid")),
-        upsert_patient=upsert,
-        insert_inbound=insert_inbound,
+        inbound_by_sid=DriverStatement(
+            select(MESSAGES.c.id).where(MESSAGES.c.twilio_sid == bindparam("sid"))
+        ),
+        upsert_patient=DriverStatement(upsert),
+        insert_inbound=DriverStatement(insert_inbound),
+        insert_reply=DriverStatement(insert_reply),
     )
 
 
-def _statements(session: Session) -> _HotStatements:
-    """Return the common-path statements for this session's database."""
-    return _build_statements(session.get_bind().dialect.name)
+def _statements(connection: Connection) -> _HotStatements:
+    """Return the common-path statements for this connection's database."""
+    return _build_statements(connection.dialect.name)
 
 
 def _upsert_patient(
-    session: Session, clinic: ClinicInfo, phone: str, now: datetime
-) -> PatientState:
+    connection: Connection, clinic: ClinicInfo, text: InboundText, language: str, now: datetime
+) -> PatientState | None:
     """Find or record the patient and count this text in their reply-cap window, in one statement.
 
-    On PostgreSQL the upsert also locks the row, so texts from one number are handled one at a
-    time and consent changes and the cap never race (SQLite has one writer anyway).
+    A new patient is recorded in language. Returns None, changing nothing, when this MessageSid
+    is stored already. On PostgreSQL the upsert also locks the row, so texts from one number
+    are handled one at a time and consent changes and the cap never race (SQLite has one
+    writer anyway).
     """
     window = timedelta(minutes=int(clinic.settings["reply_cap_window_minutes"]))
-    params = {"clinic_id": clinic.id, "phone": phone, "now": now, "window_floor": now - window}
-    row = session.connection().execute(_statements(session).upsert_patient, params).one()
+    params = {
+        "sid": text.sid,
+        "clinic_id": clinic.id,
+        "phone": text.from_number,
+        "language": language,
+        "now": now,
+        "window_floor": now - window,
+    }
+    cursor = _statements(connection).upsert_patient.execute(connection, params)
+    row = cursor.fetchone()
+    cursor.close()
+    if row is None:
+        return None
+    patient_id, language, opted_out, has_consent, texts_in_window = row
     return PatientState(
-        id=row.id,
-        phone=phone,
-        language=row.language,
-        opted_out=row.opted_out,
-        has_consent=row.consent_at is not None,
-        texts_in_window=row.texts_in_window,
-        is_new=row.created_at == now,
+        id=int(patient_id),
+        phone=text.from_number,
+        language=language,
+        opted_out=bool(opted_out),
+        has_consent=bool(has_consent),
+        texts_in_window=int(texts_in_window),
     )
 
 
 def _insert_inbound(
-    session: Session,
+    connection: Connection,
     clinic: ClinicInfo,
     text: InboundText,
     patient_id: int,
@@ -293,7 +345,6 @@ def _insert_inbound(
     params = {
         "clinic_id": clinic.id,
         "patient_id": patient_id,
-        "direction": Direction.INBOUND.value,
         "twilio_sid": text.sid,
         "from_number": text.from_number,
         "to_number": text.to_number,
@@ -301,14 +352,14 @@ def _insert_inbound(
         "num_media": text.num_media,
         "language": language,
         "classification": _label(intent),
-        "status": MessageStatus.RECEIVED.value,
-        "attempts": 0,
-        "created_at": now,
+        "now": now,
     }
-    inbound_id = session.connection().execute(_statements(session).insert_inbound, params).scalar()
-    if inbound_id is None:
+    cursor = _statements(connection).insert_inbound.execute(connection, params)
+    row = cursor.fetchone()
+    cursor.close()
+    if row is None:
         raise RepeatedMessageSid(text.sid)
-    return int(inbound_id)
+    return int(row[0])
 
 
 def _awaited_checkin(session: Session, patient_id: int, now: datetime) -> int | None:

@@ -29,6 +29,9 @@ _STEM_MIN = 8
 _JOIN_MIN = 7
 _JOIN_PART = 3  # "sesion es" must not become "sesiones"
 _CACHE_MAX = 20_000
+# Whole texts remembered by Matcher.classify: the short ones patients repeat.
+CLASSIFY_CACHE_SIZE = 4096
+CLASSIFY_CACHE_MAX_TEXT = 160
 # Topic scoring.
 _COVER_MIN = 4.0  # content weight an out-of-order phrase needs ("drive ... after")
 _FUZZY_CUTOFF = 85.0
@@ -528,9 +531,18 @@ class Matcher:
             *((word,) for word in lexicon.SCORE_WORDS),
         ]
         self._speller = _Speller([*safety, *others], self._crisis.patterns, safety)
+        # Classifying is pure and patients send the same few texts ("C", "HELP", "ok thanks")
+        # over and over; Intent is frozen, so a remembered answer is safe to share.
+        self._remembered = lru_cache(maxsize=CLASSIFY_CACHE_SIZE)(self._classify)
 
     def classify(self, text: str, *, awaiting_checkin: bool = False) -> Intent:
         """Return what an inbound text asks for; awaiting_checkin lets a bare 1-5 be a score."""
+        if len(text) > CLASSIFY_CACHE_MAX_TEXT:
+            return self._classify(text, awaiting_checkin)
+        return self._remembered(text, awaiting_checkin)
+
+    def _classify(self, text: str, awaiting_checkin: bool) -> Intent:
+        """Classify text (see classify), without the cache."""
         raw = normalize(text)
         tokens, guessed = self._speller.correct(raw)
         if not tokens:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import select
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -25,10 +27,26 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 10)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        event.listen(engine, "checkout", _refuse_closed_connection)
+    return engine
+
+
+def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Make the pool replace a PostgreSQL connection the server has closed, without a round trip.
+
+    A pooled connection sits idle between requests, so the server has nothing to say on it
+    unless it is closing it (a restart, pg_terminate_backend, an idle timeout): then the socket
+    turns readable. pool_pre_ping would ask with a query, a round trip on every checkout.
+    """
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError("the pooled connection is closed")
+    readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    if readable:
+        raise DisconnectionError("the server closed, or wrote on, an idle pooled connection")
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -49,7 +67,8 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         # A deferred transaction that reads and then writes fails at once with "database is
         # locked" when another process wrote in between; IMMEDIATE waits for the busy timeout.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Straight to the driver: every webhook request begins here.
+        connection.connection.driver_connection.execute("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

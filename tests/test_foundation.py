@@ -9,6 +9,7 @@ import logging
 import shlex
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,21 @@ def test_webhook_logs_hold_no_full_number_and_no_body(client, clinic, svc):
     assert "+13035550199" not in output
     assert "end my life" not in output
     assert "***0123" in output
+
+
+@pytest.mark.postgres
+def test_a_connection_the_server_closed_is_replaced_before_use(database_url):
+    """A pooled PostgreSQL connection killed by the server is never handed to a request."""
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        with engine.connect() as connection:
+            killed_pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with make_engine(database_url).connect() as admin:
+            admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(killed_pid)})")
+            admin.commit()
+        time.sleep(0.2)  # the server's goodbye reaches the idle socket
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT 1").scalar() == 1
+            assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() != killed_pid
+    finally:
+        engine.dispose()

@@ -1,0 +1,95 @@
+"""Core statements compiled once per dialect and run straight on the DBAPI cursor.
+
+The webhook and the dispatcher run the same handful of statements thousands of times; going
+through SQLAlchemy's execution machinery each time costs several times what the database does.
+A DriverStatement keeps SQLAlchemy as the author of the SQL (one statement, every dialect) and
+of the parameter conversion (each bind type's own processor), and skips the rest. It runs inside
+the caller's transaction, on the DBAPI connection behind the caller's Connection or Session.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.expression import Executable
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """One statement's SQL for one dialect, with how to turn named values into its parameters."""
+
+    sql: str
+    positional: tuple[str, ...] | None  # the parameter order for a positional paramstyle
+    defaults: Mapping[str, Any]  # values compiled into the statement (literals in .values())
+    processors: Mapping[str, Callable[[Any], Any]]
+
+
+class DriverStatement:
+    """A Core statement run on the DBAPI cursor, its parameters converted by their bind types."""
+
+    def __init__(self, statement: Executable) -> None:
+        self._statement = statement
+        self._compiled: dict[str, _Compiled] = {}
+        self._lock = threading.Lock()
+
+    def _for(self, dialect: Dialect) -> _Compiled:
+        """Return the statement compiled for dialect, compiling it the first time."""
+        compiled = self._compiled.get(dialect.name)
+        if compiled is not None:
+            return compiled
+        with self._lock:
+            sa_compiled: Any = self._statement.compile(dialect=dialect)
+            processors = {}
+            for name, bind in sa_compiled.binds.items():
+                processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+                if processor is not None:
+                    processors[name] = processor
+            defaults = {
+                name: bind.value
+                for name, bind in sa_compiled.binds.items()
+                if not bind.required and bind.value is not None
+            }
+            positional = tuple(sa_compiled.positiontup) if sa_compiled.positional else None
+            compiled = _Compiled(sa_compiled.string, positional, defaults, processors)
+            self._compiled[dialect.name] = compiled
+        return compiled
+
+    def parameters(self, dialect: Dialect, values: Mapping[str, Any]) -> Sequence[Any] | dict:
+        """Return the DBAPI parameters for values, converted by each bind's type."""
+        compiled = self._for(dialect)
+        merged = {**compiled.defaults, **values} if compiled.defaults else dict(values)
+        for name, processor in compiled.processors.items():
+            if name in merged:
+                merged[name] = processor(merged[name])
+        if compiled.positional is None:
+            return merged
+        return [merged[name] for name in compiled.positional]
+
+    def execute(self, connection: Connection, values: Mapping[str, Any]) -> Any:
+        """Run the statement in the caller's transaction and return the DBAPI cursor.
+
+        Rows come back as the driver gives them: read only plain columns (integers, strings,
+        booleans, which SQLite returns as 0/1) or compare in SQL.
+        """
+        dialect = connection.dialect
+        compiled = self._for(dialect)
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(compiled.sql, self.parameters(dialect, values))
+        return cursor
+
+    def executemany(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run the statement once per row of values, in one DBAPI executemany."""
+        if not rows:
+            return
+        dialect = connection.dialect
+        compiled = self._for(dialect)
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(compiled.sql, [self.parameters(dialect, row) for row in rows])
+        finally:
+            cursor.close()
