@@ -44,7 +44,6 @@ from schedules.models import (
     ReminderStatus,
     UTCDateTime,
 )
-from schedules.phones import mask_phone
 from schedules.planner import TimingSettings, visit_times
 
 log = logging.getLogger("clinicbot.conversation")
@@ -173,17 +172,6 @@ def handle_inbound(
         ).close()
     if patient.changes:
         session.execute(update(Patient).where(Patient.id == patient.id).values(**patient.changes))
-    log.info(
-        "inbound text handled",
-        extra={
-            "clinic": clinic.slug,
-            "from": mask_phone(text.from_number),
-            "sid": text.sid,
-            "intent": _label(intent),
-            "replied": outcome.reply is not None,
-            "alerts": len(outcome.alert_ids),
-        },
-    )
     return outcome
 
 
@@ -351,7 +339,7 @@ def _insert_inbound(
         "body": text.body,
         "num_media": text.num_media,
         "language": language,
-        "classification": _label(intent),
+        "classification": intent_label(intent),
         "now": now,
     }
     cursor = _statements(connection).insert_inbound.execute(connection, params)
@@ -379,7 +367,7 @@ def _awaited_checkin(session: Session, patient_id: int, now: datetime) -> int | 
     )
 
 
-def _label(intent: Intent) -> str:
+def intent_label(intent: Intent) -> str:
     """Return a short classification label for the audit log."""
     detail = intent.topic or (intent.action.value if intent.action else None)
     if intent.score is not None:

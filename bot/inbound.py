@@ -10,6 +10,7 @@ from bot.conversation import (
     Outcome,
     RepeatedMessageSid,
     handle_inbound,
+    intent_label,
     stored_answer,
 )
 from bot.services import Services
@@ -59,4 +60,15 @@ def receive_text(
         return repeat
     # Only after the commit: the page rows exist for the worker's sweep if this process dies.
     svc.pages.submit(outcome.page_ids)
+    log.info(
+        "inbound text handled",
+        extra={
+            "clinic": clinic.slug,
+            "from": mask_phone(text.from_number),
+            "sid": text.sid,
+            "intent": intent_label(outcome.intent or intent),
+            "replied": outcome.reply is not None,
+            "alerts": len(outcome.alert_ids),
+        },
+    )
     return outcome
