@@ -7,10 +7,10 @@ import os
 import select
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -143,6 +143,57 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         return
     with lock.held(), factory() as session, session.begin():
         yield session
+
+
+class ConnectionTransactions:
+    """One connection kept across many short write transactions, each under the writer lock.
+
+    For a loop of small transactions (one text at a time): checking a connection out of the
+    pool and building a Session for each would cost more than the statements.
+    """
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        bind = factory.kw.get("bind")
+        if not isinstance(bind, Engine):
+            raise TypeError("the session factory must be bound to an engine")
+        self._engine = bind
+        self._lock = writer_lock(bind)
+        self._connection: Connection | None = None
+
+    @property
+    def dialect_name(self) -> str:
+        """Return the database's dialect name."""
+        return self._engine.dialect.name
+
+    def _connect(self) -> Connection:
+        """Return the kept connection, checking one out the first time."""
+        if self._connection is None:
+            self._connection = self._engine.connect()
+        return self._connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """Yield the connection inside a transaction committed on success, rolled back on error."""
+        connection = self._connect()
+        with self._lock.held() if self._lock else nullcontext(), connection.begin():
+            yield connection
+
+    def autocommit(self) -> Connection:
+        """Return the connection in autocommit, for work that is one statement (not SQLite)."""
+        if self._lock is not None or self.dialect_name == "sqlite":
+            raise TypeError("SQLite's writers take the writer lock: use transaction()")
+        connection = self._connect()
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            connection = self._connection = connection.execution_options(
+                isolation_level="AUTOCOMMIT"
+            )
+        return connection
+
+    def close(self) -> None:
+        """Give the connection back to the pool."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
 
 def is_postgresql(engine: Engine) -> bool:

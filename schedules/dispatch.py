@@ -21,13 +21,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, exists, literal, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from messages.catalog import Catalog, ContentError
 from schedules.alerts import alert_if_visit_at_risk
 from schedules.content import clinic_catalog
-from schedules.db import transaction
+from schedules.db import ConnectionTransactions, transaction
+from schedules.driver_sql import DriverStatement
 from schedules.models import (
     Alert,
     AlertKind,
@@ -91,8 +92,16 @@ class SendRate:
         self._next: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def wait(self, sender_key: str, per_second: float) -> None:
-        """Block until this sender may send again at per_second texts a second (0: no limit)."""
+    def wait(
+        self,
+        sender_key: str,
+        per_second: float,
+        before_sleeping: Callable[[], None] | None = None,
+    ) -> None:
+        """Block until this sender may send again at per_second texts a second (0: no limit).
+
+        before_sleeping runs first when there is a wait, so nothing is left unrecorded while idle.
+        """
         if per_second <= 0:
             return
         with self._lock:
@@ -100,6 +109,8 @@ class SendRate:
             at = max(now, self._next.get(sender_key, now))
             self._next[sender_key] = at + 1.0 / per_second
         if at > now:
+            if before_sleeping is not None:
+                before_sleeping()
             self._sleep(at - now)
 
 
@@ -119,72 +130,124 @@ class Claimed:
     per_second: float
 
 
-class _LostClaim(Exception):
-    """The claim was taken back (a stale-claim sweep) before this worker handed the text over."""
-
-
 @dataclass(frozen=True)
 class _SendStatements:
-    """The per-text statements, built once: building them per text costs as much as running."""
+    """The per-text statements, compiled once and run on the DBAPI cursor (DriverStatement).
 
-    insert_message: Any
-    mark_sending: Any
-    mark_sent: Any
-    message_sent: Any
+    On PostgreSQL each step is one statement (data-modifying CTEs) run in autocommit: one round
+    trip a text. SQLite has no such CTEs, and its statements cost no round trip: there each step
+    is a short transaction of the separate statements.
+    """
+
+    insert_message: DriverStatement
+    mark_sending: DriverStatement
+    forget_message: DriverStatement
+    mark_sent: DriverStatement
+    message_sent: DriverStatement
+    # PostgreSQL: the outcome of the last text, then the audit row and `sending` mark of the next.
+    hand_over: DriverStatement
+    # PostgreSQL: the outcome of the last text alone.
+    record_sent: DriverStatement
 
 
 @functools.cache
 def _send_statements() -> _SendStatements:
-    """Build the statements send_one runs for every text."""
+    """Build the statements sending runs for every text."""
     reminders = Reminder.__table__
     messages = Message.__table__
     message_columns = (
         "clinic_id",
         "patient_id",
-        "direction",
-        "purpose",
         "from_number",
         "to_number",
         "body",
-        "num_media",
         "language",
         "classification",
-        "status",
-        "attempts",
-        "created_at",
     )
-    return _SendStatements(
-        insert_message=messages.insert()
-        .values({c: bindparam(c, type_=messages.c[c].type) for c in message_columns})
-        .returning(messages.c.id),
-        mark_sending=reminders.update()
-        .where(
-            reminders.c.id == bindparam("reminder_id"),
-            reminders.c.status == ReminderStatus.CLAIMED.value,
-            reminders.c.claim_token == bindparam("token"),
+    now = bindparam("now", type_=reminders.c.updated_at.type)
+    audit_row = {
+        **{c: bindparam(c, type_=messages.c[c].type) for c in message_columns},
+        **{
+            c: literal(v, type_=messages.c[c].type)
+            for c, v in (
+                ("direction", Direction.OUTBOUND.value),
+                ("purpose", Purpose.REMINDER.value),
+                ("num_media", 0),
+                ("status", MessageStatus.CLAIMED.value),
+                ("attempts", 0),
+            )
+        },
+        "created_at": now,
+    }
+    still_claimed = (
+        reminders.c.id == bindparam("reminder_id"),
+        reminders.c.status == ReminderStatus.CLAIMED.value,
+        reminders.c.claim_token == bindparam("token"),
+    )
+
+    def mark_sending(message_id: Any) -> Any:
+        return (
+            reminders.update()
+            .where(*still_claimed)
+            .values(
+                status=ReminderStatus.SENDING.value,
+                attempts=reminders.c.attempts + 1,
+                updated_at=now,
+                message_id=message_id,
+            )
         )
-        .values(
-            status=ReminderStatus.SENDING.value,
-            attempts=reminders.c.attempts + 1,
-            updated_at=bindparam("now", type_=reminders.c.updated_at.type),
-            message_id=bindparam("message_id"),
-        ),
-        mark_sent=reminders.update()
-        .where(reminders.c.id == bindparam("reminder_id"))
+
+    mark_sent = (
+        reminders.update()
+        .where(reminders.c.id == bindparam("sent_reminder_id"))
         .values(
             status=ReminderStatus.SENT.value,
-            twilio_sid=bindparam("sid"),
-            sent_at=bindparam("now", type_=reminders.c.sent_at.type),
-            updated_at=bindparam("now", type_=reminders.c.updated_at.type),
-        ),
-        message_sent=messages.update()
-        .where(messages.c.id == bindparam("message_id"))
+            twilio_sid=bindparam("sent_sid"),
+            sent_at=now,
+            updated_at=now,
+        )
+    )
+    message_sent = (
+        messages.update()
+        .where(messages.c.id == bindparam("sent_message_id"))
         .values(
-            status=bindparam("status"),
-            twilio_sid=bindparam("sid"),
-            sent_at=bindparam("now", type_=messages.c.sent_at.type),
-            updated_at=bindparam("now", type_=messages.c.updated_at.type),
+            status=bindparam("sent_status"),
+            twilio_sid=bindparam("sent_sid"),
+            sent_at=now,
+            updated_at=now,
+        )
+    )
+    # PostgreSQL runs every data-modifying CTE to completion, read or not. The audit row is only
+    # written while the claim holds (a sweep racing in between leaves one, which send() removes).
+    sent_reminder = mark_sent.returning(reminders.c.id).cte("sent_reminder")
+    sent_message = message_sent.returning(messages.c.id).cte("sent_message")
+    audit = (
+        messages.insert()
+        .from_select(
+            list(audit_row),
+            select(*audit_row.values()).where(exists().where(*still_claimed)),
+        )
+        .returning(messages.c.id)
+        .cte("audit")
+    )
+    taken = (
+        mark_sending(select(audit.c.id).scalar_subquery()).returning(reminders.c.id).cte("taken")
+    )
+    hand_over = select(select(audit.c.id).scalar_subquery(), exists(select(taken.c.id))).add_cte(
+        sent_reminder, sent_message, audit, taken
+    )
+    return _SendStatements(
+        insert_message=DriverStatement(
+            messages.insert().values(audit_row).returning(messages.c.id)
         ),
+        mark_sending=DriverStatement(mark_sending(bindparam("message_id"))),
+        forget_message=DriverStatement(
+            messages.delete().where(messages.c.id == bindparam("message_id"))
+        ),
+        mark_sent=DriverStatement(mark_sent),
+        message_sent=DriverStatement(message_sent),
+        hand_over=DriverStatement(hand_over),
+        record_sent=DriverStatement(message_sent.add_cte(sent_reminder)),
     )
 
 
@@ -215,13 +278,15 @@ def dispatch_due(
     while stop is None or not stop.is_set():
         token = str(uuid.uuid4())
         batch = claim_due(factory, now, token, batch_size, report)
-        for position, item in enumerate(batch):
-            if abandon is not None and abandon.is_set():
-                release(factory, batch[position:], now)
-                report.reminders["released"] += len(batch) - position
-                break
-            rate.wait(item.from_number, item.per_second)
-            report.reminders[send_one(factory, sender, item, now, status_callback)] += 1
+        with HandOver(factory, sender, now, status_callback) as hand_over:
+            for position, item in enumerate(batch):
+                if abandon is not None and abandon.is_set():
+                    hand_over.record_pending()
+                    release(factory, batch[position:], now)
+                    report.reminders["released"] += len(batch) - position
+                    break
+                rate.wait(item.from_number, item.per_second, hand_over.record_pending)
+                report.reminders[hand_over.send(item)] += 1
         if len(batch) < batch_size:
             break
     if report.pages or report.reminders:
@@ -374,67 +439,145 @@ def release(factory: sessionmaker[Session], items: Sequence[Claimed], now: datet
             )
 
 
-def send_one(
-    factory: sessionmaker[Session],
-    sender: Sender,
-    item: Claimed,
-    now: datetime,
-    status_callback: str | None,
-) -> str:
-    """Hand one claimed reminder to the sender, committing before and after; return its status."""
-    statements = _send_statements()
-    try:
-        with transaction(factory) as session:
-            connection = session.connection()
-            message_id = connection.execute(
-                statements.insert_message,
-                {
-                    "clinic_id": item.clinic_id,
-                    "patient_id": item.patient_id,
-                    "direction": Direction.OUTBOUND.value,
-                    "purpose": Purpose.REMINDER.value,
-                    "from_number": item.from_number,
-                    "to_number": item.to,
-                    "body": item.body,
-                    "num_media": 0,
-                    "language": item.language,
-                    "classification": f"reminder:{item.kinds}",
-                    "status": MessageStatus.CLAIMED.value,
-                    "attempts": 0,
-                    "created_at": now,
-                },
-            ).scalar_one()
-            taken = connection.execute(
-                statements.mark_sending,
-                {
-                    "reminder_id": item.reminder_id,
-                    "token": item.token,
-                    "now": now,
-                    "message_id": message_id,
-                },
+@dataclass(frozen=True)
+class _Sent:
+    """A text the provider accepted whose outcome is not committed yet."""
+
+    reminder_id: int
+    message_id: int
+    sid: str
+    status: str
+
+
+class HandOver:
+    """Hands claimed reminders to the sender one at a time, on one connection kept for the batch.
+
+    Each text is committed as `sending` (with its audit row) before it goes to the sender. The
+    outcome of a successful send is committed with the next text's `sending` mark, one commit a
+    text instead of two: a crash still leaves at most the one text in flight as `sending`. The
+    last outcome is committed when the batch ends, and before any wait (SendRate, shutdown),
+    so a status callback never waits long for its message.
+    """
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        sender: Sender,
+        now: datetime,
+        status_callback: str | None,
+    ) -> None:
+        self._factory = factory
+        self._sender = sender
+        self._now = now
+        self._status_callback = status_callback
+        self._statements = _send_statements()
+        self._connections = ConnectionTransactions(factory)
+        self._one_statement = self._connections.dialect_name == "postgresql"
+        self._pending: _Sent | None = None
+
+    def __enter__(self) -> HandOver:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self.record_pending()
+        finally:
+            self._connections.close()
+
+    def send(self, item: Claimed) -> str:
+        """Hand one claimed reminder to the sender, committing before it; return its status."""
+        values = {
+            **self._pending_values(),
+            "reminder_id": item.reminder_id,
+            "token": item.token,
+            "clinic_id": item.clinic_id,
+            "patient_id": item.patient_id,
+            "from_number": item.from_number,
+            "to_number": item.to,
+            "body": item.body,
+            "language": item.language,
+            "classification": f"reminder:{item.kinds}",
+            "now": self._now,
+        }
+        self._pending = None
+        message_id = (
+            self._hand_over_in_one_statement(values)
+            if self._one_statement
+            else self._hand_over_in_a_transaction(values)
+        )
+        if message_id is None:
+            return "lost_claim"
+        try:
+            result = self._sender.send(
+                to=item.to,
+                body=item.body,
+                from_number=item.from_number,
+                status_callback=self._status_callback,
             )
-            if taken.rowcount != 1:
-                # Rolls the audit row back with it: nothing was sent.
-                raise _LostClaim
-    except _LostClaim:
-        return "lost_claim"
-    try:
-        result = sender.send(
-            to=item.to,
-            body=item.body,
-            from_number=item.from_number,
-            status_callback=status_callback,
-        )
-    except SendError as exc:
-        return _record_failure(factory, item.reminder_id, message_id, exc, now)
-    with transaction(factory) as session:
-        connection = session.connection()
-        values = {"sid": result.sid, "now": now}
-        connection.execute(statements.mark_sent, {"reminder_id": item.reminder_id, **values})
-        connection.execute(
-            statements.message_sent, {"message_id": message_id, "status": result.status, **values}
-        )
-    return ReminderStatus.SENT
+        except SendError as exc:
+            return _record_failure(self._factory, item.reminder_id, message_id, exc, self._now)
+        self._pending = _Sent(item.reminder_id, message_id, result.sid, result.status)
+        return ReminderStatus.SENT
+
+    def _pending_values(self) -> dict[str, Any]:
+        """Return the parameters recording the last text's outcome (None: no text pending)."""
+        sent = self._pending
+        return {
+            "sent_reminder_id": sent.reminder_id if sent else None,
+            "sent_message_id": sent.message_id if sent else None,
+            "sent_sid": sent.sid if sent else None,
+            "sent_status": sent.status if sent else None,
+            "now": self._now,
+        }
+
+    def _hand_over_in_one_statement(self, values: dict[str, Any]) -> int | None:
+        """PostgreSQL: record the last outcome and mark this text `sending`, in one statement."""
+        statements = self._statements
+        connection = self._connections.autocommit()
+        cursor = statements.hand_over.execute(connection, values)
+        message_id, taken = cursor.fetchone()
+        cursor.close()
+        if taken:
+            return int(message_id)
+        if message_id is not None:
+            # The claim was taken back between the statement's check and its update.
+            statements.forget_message.execute(connection, {"message_id": message_id}).close()
+        return None
+
+    def _hand_over_in_a_transaction(self, values: dict[str, Any]) -> int | None:
+        """SQLite: the same as _hand_over_in_one_statement, statement by statement."""
+        statements = self._statements
+        with self._connections.transaction() as connection:
+            if values["sent_reminder_id"] is not None:
+                statements.mark_sent.execute(connection, values).close()
+                statements.message_sent.execute(connection, values).close()
+            cursor = statements.insert_message.execute(connection, values)
+            message_id = int(cursor.fetchone()[0])
+            cursor.close()
+            taken = statements.mark_sending.execute(
+                connection, {**values, "message_id": message_id}
+            )
+            lost = taken.rowcount != 1
+            taken.close()
+            if lost:
+                # Nothing was sent: the audit row goes, the last outcome stays.
+                statements.forget_message.execute(connection, {"message_id": message_id}).close()
+                return None
+        return message_id
+
+    def record_pending(self) -> None:
+        """Commit the outcome of the last text sent, if it is not committed yet."""
+        if self._pending is None:
+            return
+        values = self._pending_values()
+        self._pending = None
+        statements = self._statements
+        if self._one_statement:
+            statements.record_sent.execute(self._connections.autocommit(), values).close()
+            return
+        with self._connections.transaction() as connection:
+            statements.mark_sent.execute(connection, values).close()
+            statements.message_sent.execute(connection, values).close()
 
 
 def _record_failure(

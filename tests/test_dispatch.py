@@ -326,3 +326,91 @@ def test_reminders_listing_matches_the_interface(svc, clinic, twilio_stub):
         assert item["appointment_id"] == "A1"
         assert set(item["kinds"]) <= {"fasting", "arrival", "checkin"}
         assert item["due_at"].endswith("Z") and item["body"]
+
+
+class WatchingSender:
+    """Passes texts on to a sender, calling look() just before each one leaves."""
+
+    def __init__(self, sender: Any, look: Any) -> None:
+        self.sender = sender
+        self.look = look
+        self.handed_over = 0
+
+    def send(self, **kwargs: Any) -> Any:
+        """Look at the database, then send."""
+        self.look(self.handed_over)
+        self.handed_over += 1
+        return self.sender.send(**kwargs)
+
+
+def statuses(svc: Services) -> list[str]:
+    """Return every reminder's status, in id order."""
+    with transaction(svc.sessions) as session:
+        return list(session.scalars(select(Reminder.status).order_by(Reminder.id)))
+
+
+def book_three_due_together(svc: Services, clinic_id: int) -> datetime:
+    """Book three patients' visits at the same time; return when their first texts are due."""
+    for n in range(3):
+        book(svc, clinic_id, "2026-12-02T13:00", phone=f"+1720555020{n}", external_id=f"T{n}")
+    return min(r.due_at for r in reminders(svc))
+
+
+def test_at_most_one_text_is_ever_in_flight_unrecorded(svc, clinic, twilio_stub):
+    due = book_three_due_together(svc, clinic["id"])
+    seen: list[list[str]] = []
+    watching = WatchingSender(svc.sender, lambda _n: seen.append(statuses(svc)))
+    report = dispatch_due(svc.sessions, watching, due)
+    assert report.reminders["sent"] == 3
+    # As each text leaves, it alone is `sending` (committed with its audit row) and every text
+    # before it is already recorded as sent.
+    for position, snapshot in enumerate(seen):
+        assert snapshot.count("sending") == 1
+        assert snapshot.count("sent") == position
+    assert statuses(svc).count("sent") == 3
+    with transaction(svc.sessions) as session:
+        audit = list(session.scalars(select(Message).where(Message.purpose == "reminder")))
+    assert len(audit) == 3 and all(m.status != "claimed" and m.twilio_sid for m in audit)
+    sids = {m.id: m.twilio_sid for m in audit}
+    sent = [r for r in reminders(svc) if r.status == "sent"]
+    assert sorted(r.message_id for r in sent) == sorted(sids)
+    assert all(sids[r.message_id] == r.twilio_sid for r in sent)
+
+
+def test_the_last_outcome_is_recorded_before_the_send_rate_waits(svc, clinic, twilio_stub):
+    due = book_three_due_together(svc, clinic["id"])
+    with transaction(svc.sessions) as session:
+        row = session.get_one(Clinic, clinic["id"])
+        row.settings = {**row.settings, "send_rate_per_second": 1}
+    at_each_wait: list[list[str]] = []
+    rate = SendRate(sleep=lambda _seconds: at_each_wait.append(statuses(svc)))
+    dispatch_due(svc.sessions, svc.sender, due, rate=rate)
+    assert len(at_each_wait) == 2  # before the second and the third text
+    assert [snapshot.count("sending") for snapshot in at_each_wait] == [0, 0]
+    assert statuses(svc).count("sent") == 3
+
+
+def test_a_claim_taken_back_mid_batch_is_not_sent_and_the_text_before_stays_recorded(
+    svc, clinic, twilio_stub
+):
+    due = book_three_due_together(svc, clinic["id"])
+
+    def sweep_takes_back_the_next(handed_over: int) -> None:
+        if handed_over == 0:
+            with transaction(svc.sessions) as session:
+                second = session.scalars(
+                    select(Reminder).where(Reminder.status == "claimed").order_by(Reminder.id)
+                ).first()
+                second.status, second.claim_token = "pending", None
+
+    watching = WatchingSender(svc.sender, sweep_takes_back_the_next)
+    report = dispatch_due(svc.sessions, watching, due)
+    assert report.reminders["lost_claim"] == 1 and report.reminders["sent"] == 2
+    assert statuses(svc).count("sent") == 2
+    assert len(twilio_stub.requests) == 2
+    assert run(svc, due).reminders["sent"] == 1  # the one taken back goes out on the next run
+    with transaction(svc.sessions) as session:
+        audit = session.scalar(
+            select(func.count()).select_from(Message).where(Message.purpose == "reminder")
+        )
+    assert audit == 3  # one audit row each: none was left by the text that did not leave
