@@ -12,6 +12,7 @@ copied only with digit runs redacted, for the same reason (it often quotes the n
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import threading
@@ -24,6 +25,7 @@ from schedules.sender import Sender, SendError, SendResult
 __all__ = ["ConsoleSender", "TwilioSender", "build_sender"]
 
 DEFAULT_TIMEOUT = 10.0
+TWILIO_API_URL = "https://api.twilio.com"
 
 # Twilio error codes are five digits; the SDK puts the HTTP status in `code` when the answer
 # had none (Prism's problem+json, a proxy's HTML page).
@@ -104,7 +106,7 @@ class TwilioSender:
                 client = Client(
                     self.account_sid,
                     self._auth_token,
-                    http_client=TwilioHttpClient(timeout=self.timeout),
+                    http_client=self._http_client(TwilioHttpClient),
                 )
                 if self.api_base_url:
                     client.api.base_url = self.api_base_url
@@ -114,6 +116,24 @@ class TwilioSender:
                     client.region = None
                 self._client = client
             return self._client
+
+    def _http_client(self, http_client_class: Any) -> Any:
+        """Return the SDK's HTTP client with the environment's proxy and CA settings read once.
+
+        requests reads them again on every request (it scans the whole environment each time),
+        which costs more than a text's own work; the same settings are fixed here, at the first
+        send: a proxy for the API's host unless NO_PROXY exempts it, and a CA bundle.
+        """
+        from requests.utils import get_environ_proxies
+
+        api_url = self.api_base_url or TWILIO_API_URL
+        http = http_client_class(timeout=self.timeout, proxy=get_environ_proxies(api_url))
+        if http.session is not None:
+            http.session.trust_env = False
+            http.session.verify = (
+                os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+            )
+        return http
 
     def send(
         self,

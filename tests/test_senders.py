@@ -446,3 +446,21 @@ def test_build_sender_sends_through_stub(twilio_stub, monkeypatch):
 def test_build_sender_rejects_incomplete_config(config, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         build_sender(config)
+
+
+def test_proxy_from_the_environment_is_used_unless_no_proxy_exempts_the_host(
+    twilio_stub, twilio_sender_factory, monkeypatch
+):
+    """The proxy settings are read once, at the first send, and still mean what requests says."""
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    through_proxy = twilio_sender_factory(twilio_stub.base_url)
+    with pytest.raises(SendError) as info:
+        through_proxy.send(to=PATIENT, body=BODY)
+    assert info.value.uncertain and twilio_stub.requests == []
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    exempt = twilio_sender_factory(twilio_stub.base_url)
+    assert SID_RE.match(exempt.send(to=PATIENT, body=BODY).sid)
+    assert len(twilio_stub.requests) == 1
