@@ -334,7 +334,7 @@ class PlannedText:
     skipped_reason: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Draft:
     """A text being planned; mutable while merges and the daily cap are applied."""
 
@@ -343,6 +343,7 @@ class _Draft:
     kinds: list[str]
     due_at: datetime
     expiry: dict[str, datetime]
+    day: date  # due_at's local date, which the daily cap counts by
     skipped_reason: str | None = None
 
     def freeze(self) -> PlannedText:
@@ -361,7 +362,8 @@ class _Draft:
         """Take over another text of the same visit, going out at the earlier of the two times."""
         self.kinds.extend(other.kinds)
         self.expiry.update(other.expiry)
-        self.due_at = min(self.due_at, other.due_at)
+        if other.due_at < self.due_at:
+            self.due_at, self.day = other.due_at, other.day
 
     def sort_key(self) -> tuple[datetime, int, int]:
         """Return the deterministic order of texts: due time, then visit, then kind."""
@@ -380,37 +382,67 @@ def _ranks(visits: Sequence[Visit]) -> dict[Hashable, int]:
     return {key: index for index, key in enumerate(ordered)}
 
 
-def _visit_drafts(
-    visit: Visit, rank: int, zone: ZoneInfo, settings: TimingSettings
-) -> list[_Draft]:
+# One text of a visit before the daily cap: kinds, due time, expiry of each kind, local due day.
+_Template = tuple[tuple[str, ...], datetime, tuple[tuple[str, datetime], ...], date]
+
+
+class PlanMemo:
+    """Remembers each (start, treatment)'s texts for one zone and settings, across patients."""
+
+    def __init__(self, zone: ZoneInfo, settings: TimingSettings) -> None:
+        self.zone = zone
+        self.settings = settings
+        self._texts: dict[tuple[datetime, str], tuple[_Template, ...]] = {}
+
+    def texts(self, start: datetime, treatment: str) -> tuple[_Template, ...]:
+        """Return a visit's texts, working them out the first time this start and treatment come."""
+        # Keyed in UTC: two local times that differ only in fold compare equal in their zone.
+        key = (start if start.tzinfo is UTC else _utc(start, "start"), treatment)
+        found = self._texts.get(key)
+        if found is None:
+            found = self._texts[key] = _visit_texts(key[0], treatment, self.zone, self.settings)
+        return found
+
+
+def _visit_texts(
+    start: datetime, treatment: str, zone: ZoneInfo, settings: TimingSettings
+) -> tuple[_Template, ...]:
     """Return a visit's texts, fasting and arrival merged when they fall close together."""
-    times = visit_times(visit.start, visit.treatment, settings, zone)
-    fasting = _Draft(
-        visit.key,
-        rank,
-        [FASTING],
-        fasting_due_at(times, zone, settings),
-        {FASTING: kind_expiry(FASTING, times)},
-    )
-    arrival = _Draft(
-        visit.key,
-        rank,
-        [ARRIVAL],
-        arrival_due_at(times, zone, settings),
-        {ARRIVAL: kind_expiry(ARRIVAL, times)},
-    )
-    checkin = _Draft(
-        visit.key,
-        rank,
-        [CHECKIN],
-        checkin_due_at(times.start, zone, settings),
-        {CHECKIN: kind_expiry(CHECKIN, times)},
+    times = visit_times(start, treatment, settings, zone)
+    fasting_due = fasting_due_at(times, zone, settings)
+    arrival_due = arrival_due_at(times, zone, settings)
+    checkin_due = checkin_due_at(times.start, zone, settings)
+    fasting = (FASTING, kind_expiry(FASTING, times))
+    arrival = (ARRIVAL, kind_expiry(ARRIVAL, times))
+    checkin: _Template = (
+        (CHECKIN,),
+        checkin_due,
+        ((CHECKIN, kind_expiry(CHECKIN, times)),),
+        checkin_due.astimezone(zone).date(),
     )
     # A check-in never merges: it is about how the visit went, a different text on a different day.
-    if abs(fasting.due_at - arrival.due_at) < timedelta(hours=settings.merge_within_hours):
-        fasting.absorb(arrival)
-        return [fasting, checkin]
-    return [fasting, arrival, checkin]
+    if abs(fasting_due - arrival_due) < timedelta(hours=settings.merge_within_hours):
+        due = min(fasting_due, arrival_due)
+        merged: _Template = (
+            (FASTING, ARRIVAL),
+            due,
+            (fasting, arrival),
+            due.astimezone(zone).date(),
+        )
+        return (merged, checkin)
+    return (
+        ((FASTING,), fasting_due, (fasting,), fasting_due.astimezone(zone).date()),
+        ((ARRIVAL,), arrival_due, (arrival,), arrival_due.astimezone(zone).date()),
+        checkin,
+    )
+
+
+def _visit_drafts(visit: Visit, rank: int, memo: PlanMemo) -> list[_Draft]:
+    """Return a visit's texts as drafts the daily cap may change."""
+    return [
+        _Draft(visit.key, rank, list(kinds), due_at, dict(expiry), day)
+        for kinds, due_at, expiry, day in memo.texts(visit.start, visit.treatment)
+    ]
 
 
 def _skip_order(draft: _Draft) -> tuple[int, datetime, int] | None:
@@ -434,14 +466,12 @@ def _merge_same_visit(texts: list[_Draft]) -> _Draft | None:
     return None
 
 
-def _apply_daily_cap(
-    drafts: list[_Draft], zone: ZoneInfo, settings: TimingSettings
-) -> list[_Draft]:
+def _apply_daily_cap(drafts: list[_Draft], settings: TimingSettings) -> list[_Draft]:
     """Keep each local day within the cap: merge a visit's texts, then skip the least useful."""
-    # Each draft's local day, computed once: a merge keeps the earlier time of the same day.
+    # A merge below keeps the earlier time of the same day, so each draft's day stays put.
     by_day: dict[date, list[_Draft]] = {}
     for draft in drafts:
-        by_day.setdefault(draft.due_at.astimezone(zone).date(), []).append(draft)
+        by_day.setdefault(draft.day, []).append(draft)
     for day in sorted(by_day):
         while True:
             texts = sorted(
@@ -464,12 +494,22 @@ def _apply_daily_cap(
 
 
 def plan_patient(
-    visits: Sequence[Visit], zone: ZoneInfo, settings: TimingSettings
+    visits: Sequence[Visit],
+    zone: ZoneInfo,
+    settings: TimingSettings,
+    memo: PlanMemo | None = None,
 ) -> list[PlannedText]:
-    """Return every scheduled text for one patient's visits, in (due_at, key) order."""
+    """Return every scheduled text for one patient's visits, in (due_at, key) order.
+
+    A memo made for the same zone and settings lets many patients share the per-visit work.
+    """
+    if memo is None:
+        memo = PlanMemo(zone, settings)
+    elif memo.zone is not zone or memo.settings != settings:
+        raise ValueError("the memo was made for another zone or other settings")
     ranks = _ranks(visits)
     drafts: list[_Draft] = []
     for visit in visits:
-        drafts.extend(_visit_drafts(visit, ranks[visit.key], zone, settings))
-    drafts = _apply_daily_cap(drafts, zone, settings)
+        drafts.extend(_visit_drafts(visit, ranks[visit.key], memo))
+    drafts = _apply_daily_cap(drafts, settings)
     return [draft.freeze() for draft in sorted(drafts, key=_Draft.sort_key)]

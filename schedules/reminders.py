@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from messages.catalog import Catalog
@@ -23,7 +23,14 @@ from schedules.models import (
     Reminder,
     ReminderStatus,
 )
-from schedules.planner import PlannedText, TimingSettings, Visit, plan_patient, visit_times
+from schedules.planner import (
+    PlanMemo,
+    PlannedText,
+    TimingSettings,
+    Visit,
+    plan_patient,
+    visit_times,
+)
 from schedules.settings import effective_settings
 
 # Reminders that planning may still replace; anything else has been (or may have been) sent.
@@ -44,9 +51,10 @@ def sync_reminders(
     """Re-plan the pending reminders of these patients from their scheduled appointments."""
     zone = ZoneInfo(clinic.timezone)
     timing = timing_for(clinic)
+    memo = PlanMemo(zone, timing)
     ids = sorted(set(patient_ids))
     for start in range(0, len(ids), CHUNK):
-        _sync_chunk(session, clinic, ids[start : start + CHUNK], zone, timing, now)
+        _sync_chunk(session, clinic, ids[start : start + CHUNK], memo, now)
 
 
 def replan_clinic(session: Session, clinic: Clinic, now: datetime) -> None:
@@ -63,68 +71,106 @@ def replan_clinic(session: Session, clinic: Clinic, now: datetime) -> None:
     sync_reminders(session, clinic, list(patient_ids), now)
 
 
+class _Booked(NamedTuple):
+    """A scheduled appointment as planning reads it."""
+
+    id: int
+    patient_id: int
+    starts_at: datetime
+    treatment: str
+
+
+class _Stored(NamedTuple):
+    """A stored reminder as planning compares it."""
+
+    id: int
+    patient_id: int
+    appointment_id: int
+    kinds: str
+    due_at: datetime
+    planned_start: datetime
+    status: str
+
+
 def _sync_chunk(
     session: Session,
     clinic: Clinic,
     patient_ids: Sequence[int],
-    zone: ZoneInfo,
-    timing: TimingSettings,
+    memo: PlanMemo,
     now: datetime,
 ) -> None:
     """Re-plan reminders for one chunk of patients with a fixed number of queries."""
-    visits: dict[int, list[Appointment]] = defaultdict(list)
-    for appointment in session.scalars(
-        select(Appointment).where(
+    # Plain rows, not ORM objects: an import plans tens of thousands of appointments.
+    visits: dict[int, list[_Booked]] = defaultdict(list)
+    for row in session.execute(
+        select(
+            Appointment.id, Appointment.patient_id, Appointment.starts_at, Appointment.treatment
+        ).where(
             Appointment.patient_id.in_(patient_ids),
             Appointment.status == AppointmentStatus.SCHEDULED,
             Appointment.starts_at >= now - LOOKBACK,
         )
     ):
-        visits[appointment.patient_id].append(appointment)
-    existing: dict[int, list[Reminder]] = defaultdict(list)
-    for reminder in session.scalars(
-        select(Reminder).where(
-            Reminder.patient_id.in_(patient_ids), Reminder.planned_start >= now - LOOKBACK
-        )
+        visits[row.patient_id].append(_Booked(*row))
+    existing: dict[int, list[_Stored]] = defaultdict(list)
+    for row in session.execute(
+        select(
+            Reminder.id,
+            Reminder.patient_id,
+            Reminder.appointment_id,
+            Reminder.kinds,
+            Reminder.due_at,
+            Reminder.planned_start,
+            Reminder.status,
+        ).where(Reminder.patient_id.in_(patient_ids), Reminder.planned_start >= now - LOOKBACK)
     ):
-        existing[reminder.patient_id].append(reminder)
+        existing[row.patient_id].append(_Stored(*row))
     new_rows: list[dict[str, Any]] = []
+    cancelled: list[dict[str, Any]] = []
     for patient_id in patient_ids:
-        appointments = {a.id: a for a in visits.get(patient_id, [])}
+        appointments = {a.id: a for a in visits.get(patient_id, ())}
         plan = plan_patient(
             [
                 Visit(key=a.id, start=a.starts_at, treatment=a.treatment)
                 for a in appointments.values()
             ],
-            zone,
-            timing,
+            memo.zone,
+            memo.settings,
+            memo,
         )
         stored = existing.get(patient_id, [])
-        _reconcile(session, clinic, patient_id, appointments, plan, stored, now, new_rows)
+        _reconcile(clinic, patient_id, appointments, plan, stored, now, new_rows, cancelled)
     if new_rows:
         # One executemany: adding tens of thousands of ORM objects would cost seconds.
         session.connection().execute(insert(Reminder.__table__), new_rows)
+    if cancelled:
+        session.execute(update(Reminder), cancelled)
+        # The bulk update bypasses the identity map: reload any of these already loaded.
+        ids = {row["id"] for row in cancelled}
+        for instance in list(session.identity_map.values()):
+            if isinstance(instance, Reminder) and instance.id in ids:
+                session.expire(instance)
 
 
 def _reconcile(
-    session: Session,
     clinic: Clinic,
     patient_id: int,
-    appointments: dict[int, Appointment],
+    appointments: dict[int, _Booked],
     plan: list[PlannedText],
-    existing: list[Reminder],
+    existing: list[_Stored],
     now: datetime,
     new_rows: list[dict[str, Any]],
+    cancelled: list[dict[str, Any]],
 ) -> None:
-    """Cancel stale pending reminders and collect the planned ones not yet stored."""
+    """Collect the stale pending reminders to cancel and the planned ones not yet stored."""
     done_kinds: set[tuple[int, datetime, str]] = set()
-    keep: dict[tuple[int, str, datetime, datetime], Reminder] = {}
+    keep: dict[tuple[int, str, datetime, datetime], _Stored] = {}
     for reminder in existing:
         if reminder.status in REPLANNABLE:
             key = (reminder.appointment_id, reminder.kinds, reminder.due_at, reminder.planned_start)
             keep[key] = reminder
         elif reminder.status != ReminderStatus.CANCELLED:
-            for kind in reminder.kind_list:
+            for kind in reminder.kinds.split(",") if reminder.kinds else ():
                 done_kinds.add((reminder.appointment_id, reminder.planned_start, kind))
     wanted: set[tuple[int, str, datetime, datetime]] = set()
     for text in plan:
@@ -160,12 +206,17 @@ def _reconcile(
         )
     for key, reminder in keep.items():
         if key not in wanted:
-            reminder.status = ReminderStatus.CANCELLED
-            reminder.status_reason = _why_cancelled(reminder, appointments)
-            reminder.updated_at = now
+            cancelled.append(
+                {
+                    "id": reminder.id,
+                    "status": ReminderStatus.CANCELLED,
+                    "status_reason": _why_cancelled(reminder, appointments),
+                    "updated_at": now,
+                }
+            )
 
 
-def _why_cancelled(reminder: Reminder, appointments: dict[int, Appointment]) -> str:
+def _why_cancelled(reminder: _Stored, appointments: dict[int, _Booked]) -> str:
     """Say why a pending reminder is no longer wanted."""
     appointment = appointments.get(reminder.appointment_id)
     if appointment is None:
