@@ -24,14 +24,16 @@ Decisions a clinic may ask about:
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import islice
 from typing import IO, Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -59,6 +61,12 @@ CONSENT_METHOD = "clinic"
 CONSENT_SOURCE = "clinic_import"
 WRITE_CHUNK = 1000
 PROGRESS_EVERY = 500
+# A file import reads, checks and writes this many rows at a time, so memory stays flat.
+IMPORT_CHUNK = 2000
+# Answers remembered per distinct phone or start text; forgotten all at once past this many.
+CACHE_LIMIT = 4096
+# Bytes decoded at a time when checking that a file is UTF-8.
+UTF8_CHECK_BYTES = 1 << 20
 
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "appointment_id": ("appointment_id", "id", "appt_id"),
@@ -98,6 +106,7 @@ _US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})")
 _TIME_24 = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
 _TIME_12 = re.compile(r"(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?\s*([ap])\.?\s*m\.?", re.IGNORECASE)
 _DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
+_DURATION = re.compile(r"(\d+)(?:\.0*)?")
 
 
 class _Reader(Protocol):
@@ -170,11 +179,43 @@ def read_schedule_csv(
     progress: Callable[[int], None] | None = None,
 ) -> ScheduleFile:
     """Read a schedule CSV; progress, if given, hears how many more rows were checked."""
-    text, problem = _decode(source)
+    opened = _open(source, progress)
+    if isinstance(opened, ScheduleFile):
+        return opened
+    try:
+        rows, row_problems = validate_rows(opened.records, zone, region)
+    except csv.Error as exc:
+        return opened.unreadable(exc)
+    problems = opened.problems + row_problems
+    problems.sort(key=lambda p: p.line)
+    return ScheduleFile(rows, problems, opened.ignored)
+
+
+@dataclass
+class _Opened:
+    """A CSV whose header was read, and its data rows, read one at a time."""
+
+    reader: _Reader
+    records: Iterator[tuple[int, dict[str, str]]]
+    # Rows that do not fit the header, noted as the records are read.
+    problems: list[RowProblem]
+    ignored: list[str]
+
+    def unreadable(self, exc: csv.Error) -> ScheduleFile:
+        """Return the whole-file problem for a CSV that cannot be read past this point."""
+        line = self.reader.line_num + 1
+        problem = RowProblem(line, f"cannot read the CSV here: {exc}", True)
+        return ScheduleFile([], [problem], self.ignored)
+
+
+def _open(
+    source: str | bytes | IO[str] | IO[bytes], progress: Callable[[int], None] | None
+) -> _Opened | ScheduleFile:
+    """Start reading a CSV; return its whole-file problem instead when it cannot be read."""
+    data, problem = _data(source)
     if problem is not None:
         return ScheduleFile([], [problem])
-    reader = csv.reader(io.StringIO(text, newline=None))
-    problems: list[RowProblem] = []
+    reader = csv.reader(_text_stream(data))
     try:
         header, header_line = _header(reader)
     except csv.Error as exc:
@@ -187,20 +228,37 @@ def read_schedule_csv(
         return ScheduleFile(
             [], [RowProblem(header_line, m, True) for m in header_problems], ignored
         )
-
+    problems: list[RowProblem] = []
     records = _records(reader, positions, len(header), problems)
     if progress is not None:
         records = _counted(records, progress)
+    return _Opened(reader, records, problems, ignored)
+
+
+def _data(source: str | bytes | IO[str] | IO[bytes]) -> tuple[str | bytes, RowProblem | None]:
+    """Return the input's text or bytes, or the problem that stops it being read as UTF-8."""
     try:
-        rows, row_problems = validate_rows(records, zone, region)
-    except csv.Error as exc:
-        line = reader.line_num + 1
-        return ScheduleFile(
-            [], [RowProblem(line, f"cannot read the CSV here: {exc}", True)], ignored
-        )
-    problems.extend(row_problems)
-    problems.sort(key=lambda p: p.line)
-    return ScheduleFile(rows, problems, ignored)
+        data = source if isinstance(source, str | bytes) else source.read()
+    except UnicodeDecodeError as exc:
+        return "", RowProblem(1, _not_utf8(exc, None), True)
+    if isinstance(data, bytes):
+        # Checked piece by piece: decoding a large file whole would hold it twice over.
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        view = memoryview(data)
+        try:
+            for offset in range(0, len(data), UTF8_CHECK_BYTES):
+                final = offset + UTF8_CHECK_BYTES >= len(data)
+                decoder.decode(view[offset : offset + UTF8_CHECK_BYTES], final)
+        except UnicodeDecodeError:
+            return b"", _decode(data)[1]
+    return data, None
+
+
+def _text_stream(data: str | bytes) -> IO[str]:
+    """Return the text of checked input as a stream with universal newlines, without its BOM."""
+    if isinstance(data, str):
+        return io.StringIO(data.removeprefix("\ufeff"), newline=None)
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline=None)
 
 
 def _decode(source: str | bytes | IO[str] | IO[bytes]) -> tuple[str, RowProblem | None]:
@@ -319,29 +377,79 @@ def validate_rows(
     raw: Iterable[tuple[int, Mapping[str, Any]]], zone: ZoneInfo, region: str = DEFAULT_REGION
 ) -> tuple[list[ScheduleRow], list[RowProblem]]:
     """Check rows keyed by canonical column name; return the valid ones and every problem."""
-    rows: list[ScheduleRow] = []
     problems: list[RowProblem] = []
-    lines_by_id: dict[str, list[int]] = defaultdict(list)
-    phones: dict[str, str | InvalidPhoneNumber] = {}
-    for line, values in raw:
-        row, messages = _validate_row(line, values, zone, region, phones)
-        external_id = _text(values.get("appointment_id"))
-        if external_id:
-            lines_by_id[external_id].append(line)
-        problems.extend(RowProblem(line, message) for message in messages)
-        if row is not None:
-            rows.append(row)
-    duplicated: set[str] = set()
-    for external_id, lines in lines_by_id.items():
-        if len(lines) > 1:
-            duplicated.add(external_id)
+    ids = _IdLines()
+    rows = list(_checked(raw, _Checker(zone, region), ids, problems))
+    problems.extend(ids.problems())
+    problems.sort(key=lambda p: p.line)
+    return [r for r in rows if r.external_id not in ids.repeated], problems
+
+
+@dataclass
+class _Checker:
+    """Checks rows for one zone and region, remembering the answers a series repeats."""
+
+    zone: ZoneInfo
+    region: str
+    phones: dict[str, str | InvalidPhoneNumber] = field(default_factory=dict)
+    starts: dict[tuple[str, str, str, bool], tuple[datetime | None, tuple[str, ...]]] = field(
+        default_factory=dict
+    )
+
+    def check(self, line: int, values: Mapping[str, Any]) -> tuple[ScheduleRow | None, list[str]]:
+        """Check one row; return it (None if invalid) and every problem with it."""
+        if len(self.phones) > CACHE_LIMIT:
+            self.phones.clear()
+        if len(self.starts) > CACHE_LIMIT:
+            self.starts.clear()
+        return _validate_row(line, values, self.zone, self.region, self.phones, self.starts)
+
+
+class _IdLines:
+    """The lines each appointment_id is on, kept in full only for ids on more than one."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, int] = {}
+        self.lines: dict[str, list[int]] = {}
+
+    @property
+    def repeated(self) -> Collection[str]:
+        """Return the ids on more than one line."""
+        return self.lines.keys()
+
+    def add(self, external_id: str, line: int) -> None:
+        """Note that external_id is on line."""
+        first = self.first.setdefault(external_id, line)
+        if first != line:
+            self.lines.setdefault(external_id, [first]).append(line)
+
+    def problems(self) -> list[RowProblem]:
+        """Return a problem for each line of each repeated id."""
+        problems: list[RowProblem] = []
+        for external_id, lines in self.lines.items():
             where = ", ".join(str(n) for n in lines)
             problems.extend(
                 RowProblem(n, f"appointment_id {external_id!r} is on more than one line ({where})")
                 for n in lines
             )
-    problems.sort(key=lambda p: p.line)
-    return [r for r in rows if r.external_id not in duplicated], problems
+        return problems
+
+
+def _checked(
+    raw: Iterable[tuple[int, Mapping[str, Any]]],
+    checker: _Checker,
+    ids: _IdLines,
+    problems: list[RowProblem],
+) -> Iterator[ScheduleRow]:
+    """Yield each valid row, noting every problem and every appointment_id's lines."""
+    for line, values in raw:
+        row, messages = checker.check(line, values)
+        external_id = _text(values.get("appointment_id"))
+        if external_id:
+            ids.add(external_id, line)
+        problems.extend(RowProblem(line, message) for message in messages)
+        if row is not None:
+            yield row
 
 
 def _text(value: Any) -> str:
@@ -355,6 +463,7 @@ def _validate_row(
     zone: ZoneInfo,
     region: str,
     phones: dict[str, str | InvalidPhoneNumber],
+    starts: dict[tuple[str, str, str, bool], tuple[datetime | None, tuple[str, ...]]],
 ) -> tuple[ScheduleRow | None, list[str]]:
     """Check one row; return it (None if invalid) and every problem with it."""
     messages: list[str] = []
@@ -365,12 +474,12 @@ def _validate_row(
         messages.append(f"appointment_id is longer than {MAX_EXTERNAL_ID} characters")
 
     phone = _phone(_text(values.get("phone")), region, phones, messages)
-    starts_at = _start(values, zone, messages)
+    starts_at = _cached_start(values, zone, messages, starts)
 
     duration = DEFAULT_DURATION_MINUTES
     duration_text = _text(values.get("duration_minutes"))
     if duration_text:
-        match = re.fullmatch(r"(\d+)(?:\.0*)?", duration_text)
+        match = _DURATION.fullmatch(duration_text)
         duration = int(match.group(1)) if match else 0
         if not 1 <= duration <= MAX_DURATION_MINUTES:
             messages.append(
@@ -443,6 +552,27 @@ def _word(
         return words[text.lower()]
     messages.append(f"{column} {text!r} is not {allowed}")
     return None
+
+
+def _cached_start(
+    values: Mapping[str, Any],
+    zone: ZoneInfo,
+    messages: list[str],
+    cache: dict[tuple[str, str, str, bool], tuple[datetime | None, tuple[str, ...]]],
+) -> datetime | None:
+    """Return _start's answer, remembered by the texts it reads: a schedule repeats its slots."""
+    key = (
+        _text(values.get("start")),
+        _text(values.get("date")),
+        _text(values.get("time")),
+        "date" in values or "time" in values,
+    )
+    found = cache.get(key)
+    if found is None:
+        said: list[str] = []
+        found = cache[key] = (_start(values, zone, said), tuple(said))
+    messages.extend(found[1])
+    return found[0]
 
 
 def _start(values: Mapping[str, Any], zone: ZoneInfo, messages: list[str]) -> datetime | None:
@@ -616,27 +746,35 @@ class ImportReport:
     updated_patients: int = 0
     consents_recorded: int = 0
     consents_withdrawn: int = 0
+    # False for a file import that counts its rows without keeping each one; see unlisted.
+    listed: bool = True
+    unlisted: dict[str, int] = field(default_factory=dict)
+
+    def add(self, outcome: str, change: Change | str) -> None:
+        """Record a row's outcome: listed, or only counted when the report is not listed."""
+        if self.listed:
+            getattr(self, outcome).append(change)
+        else:
+            self.unlisted[outcome] = self.unlisted.get(outcome, 0) + 1
 
     @property
     def counts(self) -> dict[str, int]:
         """Return how many rows fall in each outcome; a row with several problems counts once."""
-        return {
-            "new": len(self.new),
-            "moved": len(self.moved),
-            "cancelled": len(self.cancelled),
-            "updated": len(self.updated),
-            "unchanged": len(self.unchanged),
-            "invalid": len({problem.line for problem in self.invalid}),
+        listed = {
+            name: len(getattr(self, name)) + self.unlisted.get(name, 0)
+            for name in ("new", "moved", "cancelled", "updated", "unchanged")
         }
+        return {**listed, "invalid": len({problem.line for problem in self.invalid})}
 
     @property
     def changed(self) -> bool:
         """Return whether anything would be written."""
+        counts = self.counts
         return bool(
-            self.new
-            or self.moved
-            or self.cancelled
-            or self.updated
+            counts["new"]
+            or counts["moved"]
+            or counts["cancelled"]
+            or counts["updated"]
             or self.new_patients
             or self.updated_patients
             or self.consents_recorded
@@ -672,8 +810,12 @@ class ImportReport:
                 lines.append(f"{name:<10} {change.line:>6}  {change.external_id:<16} {what}")
         for problem in self.invalid:
             lines.append(f"{'invalid':<10} {problem.line:>6}  {'':<16} {problem.message}")
-        if self.unchanged:
-            lines.append(f"({len(self.unchanged)} unchanged rows are counted, not listed)")
+        unchanged = self.counts["unchanged"]
+        if unchanged:
+            lines.append(f"({unchanged} unchanged rows are counted, not listed)")
+        changes = sum(self.unlisted.get(n, 0) for n in ("new", "moved", "cancelled", "updated"))
+        if changes:
+            lines.append(f"({changes} changed rows are counted, not listed)")
         return "\n".join(lines)
 
 
@@ -714,18 +856,284 @@ class _Plan:
 
 def plan_changes(session: Session, clinic: Clinic, rows: Sequence[ScheduleRow]) -> ImportReport:
     """Return what apply_schedule would do with rows, writing nothing."""
-    return _plan(session, clinic, rows).report
+    plan = _Plan(ImportReport(timezone=clinic.timezone))
+    _plan_patients(session, clinic, _wishes(rows).values(), plan)
+    _plan_appointments(session, clinic, rows, plan)
+    return plan.report
 
 
 def apply_schedule(
     session: Session, clinic: Clinic, rows: Sequence[ScheduleRow], now: datetime
 ) -> ImportReport:
     """Upsert rows' patients and appointments, re-plan their reminders and report; no commit."""
-    # Two imports for one clinic at once would race on new patients; the second waits here.
-    session.execute(select(Clinic.id).where(Clinic.id == clinic.id).with_for_update())
-    plan = _plan(session, clinic, rows)
+    _lock_clinic(session, clinic)
+    plan = _Plan(ImportReport(timezone=clinic.timezone))
+    _plan_patients(session, clinic, _wishes(rows).values(), plan)
+    _plan_appointments(session, clinic, rows, plan)
     if not plan.report.changed:
         return plan.report
+    phone_to_id = _write_patients(session, clinic, plan, now)
+    _write_appointments(session, clinic, plan, phone_to_id, now)
+    touched = plan.touched | {phone_to_id[w.phone] for w in plan.new_patients}
+    _replan(session, clinic, touched, now, plan.report)
+    return plan.report
+
+
+@dataclass
+class ScheduleCheck:
+    """A schedule CSV read once without keeping its rows: its problems and what each phone wants."""
+
+    problems: list[RowProblem]
+    ignored_columns: list[str] = field(default_factory=list)
+    valid_rows: int = 0
+    # appointment_ids on more than one line: none of their rows is loaded.
+    duplicated: frozenset[str] = frozenset()
+    wishes: dict[str, _PatientWish] = field(default_factory=dict)
+
+    @property
+    def readable(self) -> bool:
+        """Return whether the file could be read at all (rows may still be invalid)."""
+        return not any(problem.whole_file for problem in self.problems)
+
+
+def check_schedule_csv(
+    source: str | bytes,
+    zone: ZoneInfo,
+    region: str = DEFAULT_REGION,
+    progress: Callable[[int], None] | None = None,
+) -> ScheduleCheck:
+    """Check a schedule CSV as read_schedule_csv does, keeping only what loading it needs."""
+    opened = _open(source, progress)
+    if isinstance(opened, ScheduleFile):
+        return ScheduleCheck(opened.problems, opened.ignored_columns)
+    check = ScheduleCheck([], opened.ignored)
+    row_problems: list[RowProblem] = []
+    ids = _IdLines()
+    try:
+        for row in _checked(opened.records, _Checker(zone, region), ids, row_problems):
+            check.valid_rows += 1
+            _add_wish(check.wishes, row)
+    except csv.Error as exc:
+        return ScheduleCheck(opened.unreadable(exc).problems, opened.ignored)
+    check.problems = opened.problems + row_problems + ids.problems()
+    check.problems.sort(key=lambda p: p.line)
+    if ids.repeated:
+        # Rare: read again to leave the repeated ids' rows out of the count and the wishes.
+        check.duplicated = frozenset(ids.repeated)
+        check.valid_rows = 0
+        check.wishes = {}
+        for row in _rows_to_load(source, zone, region, check.duplicated):
+            check.valid_rows += 1
+            _add_wish(check.wishes, row)
+    return check
+
+
+def apply_schedule_csv(
+    session: Session,
+    clinic: Clinic,
+    source: str | bytes,
+    check: ScheduleCheck,
+    now: datetime,
+    region: str = DEFAULT_REGION,
+    dry_run: bool = False,
+) -> ImportReport:
+    """Load a checked CSV's valid rows as apply_schedule does, a chunk at a time; no commit.
+
+    The rows are read again, IMPORT_CHUNK at a time, inside the caller's one transaction, so an
+    error anywhere still leaves nothing written. The report counts rows without listing them,
+    except on a dry run, which writes nothing and lists every change.
+    """
+    if not check.readable:
+        raise ValueError("the file cannot be read; check_schedule_csv said why")
+    zone = ZoneInfo(clinic.timezone)
+    if not dry_run:
+        _lock_clinic(session, clinic)
+    report = ImportReport(timezone=clinic.timezone, listed=dry_run)
+    patients = _Plan(report)
+    _plan_patients(session, clinic, check.wishes.values(), patients)
+    phone_to_id: dict[str, int] = {}
+    touched = set(patients.touched)
+    if not dry_run:
+        phone_to_id = _write_patients(session, clinic, patients, now)
+        touched |= {phone_to_id[w.phone] for w in patients.new_patients}
+    rows = _rows_to_load(source, zone, region, check.duplicated)
+    while chunk := list(islice(rows, IMPORT_CHUNK)):
+        step = _Plan(report, patient_of_phone=patients.patient_of_phone)
+        _plan_appointments(session, clinic, chunk, step)
+        if not dry_run:
+            _write_appointments(session, clinic, step, phone_to_id, now)
+        touched |= step.touched
+    if not dry_run and report.changed:
+        _replan(session, clinic, touched, now, report)
+    return report
+
+
+def _rows_to_load(
+    source: str | bytes, zone: ZoneInfo, region: str, duplicated: Collection[str]
+) -> Iterator[ScheduleRow]:
+    """Yield a checked file's valid rows again, leaving out the repeated appointment_ids."""
+    opened = _open(source, None)
+    if isinstance(opened, ScheduleFile):
+        raise ValueError("the file cannot be read; check it first")
+    ignored: list[RowProblem] = []
+    for row in _checked(opened.records, _Checker(zone, region), _IdLines(), ignored):
+        if row.external_id not in duplicated:
+            yield row
+
+
+def _lock_clinic(session: Session, clinic: Clinic) -> None:
+    """Take the clinic's row lock: two imports at once would race on new patients."""
+    session.execute(select(Clinic.id).where(Clinic.id == clinic.id).with_for_update())
+
+
+def _replan(
+    session: Session, clinic: Clinic, touched: set[int], now: datetime, report: ImportReport
+) -> None:
+    """Re-plan the touched patients' reminders after the bulk writes, and log the import."""
+    _expire_stale(session)
+    from schedules.reminders import sync_reminders
+
+    sync_reminders(session, clinic, sorted(touched), now)
+    log.info("schedule imported", extra={"clinic": clinic.slug, **report.counts})
+
+
+def _wishes(rows: Iterable[ScheduleRow]) -> dict[str, _PatientWish]:
+    """Return what the rows say about each phone, in the order the phones first come."""
+    wishes: dict[str, _PatientWish] = {}
+    for row in rows:
+        _add_wish(wishes, row)
+    return wishes
+
+
+def _add_wish(wishes: dict[str, _PatientWish], row: ScheduleRow) -> None:
+    """Fold one row into what the file says about its phone."""
+    wish = wishes.get(row.phone)
+    if wish is None:
+        wish = wishes[row.phone] = _PatientWish(row.phone, row.line)
+    wish.line = row.line
+    wish.name = row.patient_name or wish.name
+    wish.language = row.language or wish.language
+    wish.consent = wish.consent and row.sms_consent
+
+
+def _plan_patients(
+    session: Session, clinic: Clinic, wishes: Iterable[_PatientWish], plan: _Plan
+) -> None:
+    """Compare what the file says about each phone with the stored patients, a chunk at a time."""
+    report = plan.report
+    pending = iter(wishes)
+    while chunk := list(islice(pending, WRITE_CHUNK)):
+        stored = session.execute(
+            select(
+                Patient.id, Patient.phone, Patient.name, Patient.language, Patient.consent_at
+            ).where(Patient.clinic_id == clinic.id, Patient.phone.in_([w.phone for w in chunk]))
+        ).all()
+        by_phone = {p.phone: p for p in stored}
+        for wish in chunk:
+            patient = by_phone.get(wish.phone)
+            if patient is None:
+                plan.new_patients.append(wish)
+                report.new_patients += 1
+                report.consents_recorded += int(wish.consent)
+                continue
+            plan.patient_of_phone[wish.phone] = patient.id
+            values: dict[str, Any] = {}
+            if wish.name is not None and wish.name != patient.name:
+                values["name"] = wish.name
+            if wish.language is not None and wish.language != patient.language:
+                values["language"] = wish.language
+            if values:
+                report.updated_patients += 1
+            consent: str | None = None
+            if wish.consent and patient.consent_at is None:
+                consent = ConsentChange.CONSENT.value
+                report.consents_recorded += 1
+            elif not wish.consent and patient.consent_at is not None:
+                consent = ConsentChange.WITHDRAWN.value
+                report.consents_withdrawn += 1
+            if values or consent:
+                plan.patient_changes.append(
+                    _PatientChange(patient.id, wish.phone, values, consent, wish.line)
+                )
+                plan.touched.add(patient.id)
+
+
+def _plan_appointments(
+    session: Session, clinic: Clinic, rows: Sequence[ScheduleRow], plan: _Plan
+) -> None:
+    """Compare rows with the clinic's stored appointments of the same ids, read in chunks."""
+    report = plan.report
+    for start in range(0, len(rows), WRITE_CHUNK):
+        chunk = rows[start : start + WRITE_CHUNK]
+        appointments = {
+            a.external_id: a
+            for a in session.execute(
+                select(
+                    Appointment.id,
+                    Appointment.external_id,
+                    Appointment.patient_id,
+                    Appointment.starts_at,
+                    Appointment.duration_minutes,
+                    Appointment.treatment,
+                    Appointment.status,
+                    Patient.phone,
+                )
+                .join(Patient, Patient.id == Appointment.patient_id)
+                .where(
+                    Appointment.clinic_id == clinic.id,
+                    Appointment.external_id.in_([row.external_id for row in chunk]),
+                )
+            )
+        }
+        for row in chunk:
+            _plan_appointment(row, appointments.get(row.external_id), plan, report)
+
+
+def _plan_appointment(row: ScheduleRow, current: Any, plan: _Plan, report: ImportReport) -> None:
+    """Say what loading one row does to its stored appointment (current), if any."""
+    if current is None:
+        plan.inserts.append(row)
+        cancelled = ("cancelled",) if row.status == AppointmentStatus.CANCELLED else ()
+        report.add("new", Change(row.line, row.external_id, row.starts_at, None, cancelled))
+        return
+    details: list[str] = []
+    old_phone = current.phone
+    if old_phone != row.phone:
+        details.append(f"phone {mask_phone(old_phone)} -> {mask_phone(row.phone)}")
+    if current.duration_minutes != row.duration_minutes:
+        details.append(f"duration {current.duration_minutes} -> {row.duration_minutes} min")
+    if current.treatment != row.treatment:
+        details.append(f"treatment {current.treatment} -> {row.treatment}")
+    if current.status != row.status:
+        details.append(f"status {current.status} -> {row.status}")
+    moved = current.starts_at != row.starts_at
+    if not details and not moved:
+        report.add("unchanged", row.external_id)
+        return
+    plan.updates.append((current.id, row))
+    plan.touched.add(current.patient_id)
+    if row.phone in plan.patient_of_phone:
+        plan.touched.add(plan.patient_of_phone[row.phone])
+    change = Change(
+        row.line,
+        row.external_id,
+        row.starts_at,
+        current.starts_at if moved else None,
+        tuple(details),
+    )
+    newly_cancelled = (
+        row.status == AppointmentStatus.CANCELLED and current.status != AppointmentStatus.CANCELLED
+    )
+    if newly_cancelled:
+        report.add("cancelled", change)
+    elif moved:
+        report.add("moved", change)
+    else:
+        report.add("updated", change)
+
+
+def _write_patients(session: Session, clinic: Clinic, plan: _Plan, now: datetime) -> dict[str, int]:
+    """Insert the new patients, write the changed ones and their consent; return ids by phone."""
     phone_to_id = dict(plan.patient_of_phone)
     phone_to_id.update(_insert_patients(session, clinic, plan.new_patients, now))
     _update_patients(session, plan.patient_changes, now)
@@ -740,7 +1148,7 @@ def apply_schedule(
     ]
     _write_chunks(
         session,
-        insert(ConsentEvent),
+        insert(ConsentEvent.__table__),
         [
             {
                 "patient_id": e["patient_id"],
@@ -753,9 +1161,16 @@ def apply_schedule(
             for e in events
         ],
     )
+    return phone_to_id
+
+
+def _write_appointments(
+    session: Session, clinic: Clinic, plan: _Plan, phone_to_id: dict[str, int], now: datetime
+) -> None:
+    """Insert the new appointments and update the changed ones, in bulk."""
     _write_chunks(
         session,
-        insert(Appointment),
+        insert(Appointment.__table__),
         [
             {
                 "clinic_id": clinic.id,
@@ -787,119 +1202,6 @@ def apply_schedule(
             for appointment_id, row in plan.updates
         ],
     )
-    touched = plan.touched | {phone_to_id[w.phone] for w in plan.new_patients}
-    _expire_stale(session)
-    from schedules.reminders import sync_reminders
-
-    sync_reminders(session, clinic, sorted(touched), now)
-    log.info("schedule imported", extra={"clinic": clinic.slug, **plan.report.counts})
-    return plan.report
-
-
-def _plan(session: Session, clinic: Clinic, rows: Sequence[ScheduleRow]) -> _Plan:
-    """Compare rows with the clinic's stored patients and appointments, loaded in one query each."""
-    plan = _Plan(ImportReport(timezone=clinic.timezone))
-    report = plan.report
-    wishes: dict[str, _PatientWish] = {}
-    for row in rows:
-        wish = wishes.setdefault(row.phone, _PatientWish(row.phone, row.line))
-        wish.line = row.line
-        wish.name = row.patient_name or wish.name
-        wish.language = row.language or wish.language
-        wish.consent = wish.consent and row.sms_consent
-
-    stored = session.execute(
-        select(Patient.id, Patient.phone, Patient.name, Patient.language, Patient.consent_at).where(
-            Patient.clinic_id == clinic.id
-        )
-    ).all()
-    by_phone = {p.phone: p for p in stored}
-    phone_of_id = {p.id: p.phone for p in stored}
-    for phone, wish in wishes.items():
-        patient = by_phone.get(phone)
-        if patient is None:
-            plan.new_patients.append(wish)
-            report.new_patients += 1
-            report.consents_recorded += int(wish.consent)
-            continue
-        plan.patient_of_phone[phone] = patient.id
-        values: dict[str, Any] = {}
-        if wish.name is not None and wish.name != patient.name:
-            values["name"] = wish.name
-        if wish.language is not None and wish.language != patient.language:
-            values["language"] = wish.language
-        if values:
-            report.updated_patients += 1
-        consent: str | None = None
-        if wish.consent and patient.consent_at is None:
-            consent = ConsentChange.CONSENT.value
-            report.consents_recorded += 1
-        elif not wish.consent and patient.consent_at is not None:
-            consent = ConsentChange.WITHDRAWN.value
-            report.consents_withdrawn += 1
-        if values or consent:
-            plan.patient_changes.append(
-                _PatientChange(patient.id, phone, values, consent, wish.line)
-            )
-            plan.touched.add(patient.id)
-
-    appointments = {
-        a.external_id: a
-        for a in session.execute(
-            select(
-                Appointment.id,
-                Appointment.external_id,
-                Appointment.patient_id,
-                Appointment.starts_at,
-                Appointment.duration_minutes,
-                Appointment.treatment,
-                Appointment.status,
-            ).where(Appointment.clinic_id == clinic.id)
-        )
-    }
-    for row in rows:
-        current = appointments.get(row.external_id)
-        if current is None:
-            plan.inserts.append(row)
-            cancelled = ("cancelled",) if row.status == AppointmentStatus.CANCELLED else ()
-            report.new.append(Change(row.line, row.external_id, row.starts_at, None, cancelled))
-            continue
-        details: list[str] = []
-        old_phone = phone_of_id.get(current.patient_id)
-        if old_phone != row.phone:
-            details.append(f"phone {mask_phone(old_phone)} -> {mask_phone(row.phone)}")
-        if current.duration_minutes != row.duration_minutes:
-            details.append(f"duration {current.duration_minutes} -> {row.duration_minutes} min")
-        if current.treatment != row.treatment:
-            details.append(f"treatment {current.treatment} -> {row.treatment}")
-        if current.status != row.status:
-            details.append(f"status {current.status} -> {row.status}")
-        moved = current.starts_at != row.starts_at
-        if not details and not moved:
-            report.unchanged.append(row.external_id)
-            continue
-        plan.updates.append((current.id, row))
-        plan.touched.add(current.patient_id)
-        if row.phone in plan.patient_of_phone:
-            plan.touched.add(plan.patient_of_phone[row.phone])
-        change = Change(
-            row.line,
-            row.external_id,
-            row.starts_at,
-            current.starts_at if moved else None,
-            tuple(details),
-        )
-        newly_cancelled = (
-            row.status == AppointmentStatus.CANCELLED
-            and current.status != AppointmentStatus.CANCELLED
-        )
-        if newly_cancelled:
-            report.cancelled.append(change)
-        elif moved:
-            report.moved.append(change)
-        else:
-            report.updated.append(change)
-    return plan
 
 
 def _insert_patients(
@@ -922,7 +1224,8 @@ def _insert_patients(
         }
         for w in wishes
     ]
-    statement = insert(Patient).returning(Patient.id, Patient.phone)
+    table = Patient.__table__
+    statement = insert(table).returning(table.c.id, table.c.phone)
     for start in range(0, len(values), WRITE_CHUNK):
         for patient_id, phone in session.execute(statement, values[start : start + WRITE_CHUNK]):
             ids[phone] = patient_id
