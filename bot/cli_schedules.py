@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.services import services
 from schedules.clinics import clinic_by_slug
 from schedules.db import transaction
-from schedules.importer import ScheduleFile, apply_schedule, plan_changes, read_schedule_csv
+from schedules.importer import ScheduleCheck, apply_schedule_csv, check_schedule_csv
 
 # Files longer than this get a progress bar while their rows are checked.
 PROGRESS_ROWS = 2_000
@@ -70,22 +70,22 @@ def _import(
         bad = len({p.line for p in parsed.problems})
         click.echo(
             f"error: {bad} invalid row{'s' if bad != 1 else ''}; nothing was imported "
-            f"(fix them, or use --skip-invalid to import the {len(parsed.rows)} valid rows)",
+            f"(fix them, or use --skip-invalid to import the {parsed.valid_rows} valid rows)",
             err=True,
         )
         sys.exit(1)
 
-    if len(parsed.rows) > PROGRESS_ROWS and not dry_run:
-        click.echo(f"writing {len(parsed.rows)} rows and re-planning reminders...", err=True)
+    if parsed.valid_rows > PROGRESS_ROWS and not dry_run:
+        click.echo(f"writing {parsed.valid_rows} rows and re-planning reminders...", err=True)
     try:
         with transaction(sessions) as session:
             clinic = clinic_by_slug(session, slug)
             if clinic is None:
                 raise click.BadParameter(f"no clinic {slug!r}", param_hint="--clinic")
-            if dry_run:
-                report = plan_changes(session, clinic, parsed.rows)
-            else:
-                report = apply_schedule(session, clinic, parsed.rows, datetime.now(UTC))
+            # The file is read again a chunk at a time, inside this one transaction.
+            report = apply_schedule_csv(
+                session, clinic, data, parsed, datetime.now(UTC), dry_run=dry_run
+            )
     except IntegrityError:
         raise click.ClickException(
             "the clinic's patients changed while importing (a new patient texted in, or "
@@ -100,13 +100,13 @@ def _import(
             sys.exit(1)
         return
     skipped = " (invalid rows skipped)" if parsed.problems else ""
-    click.echo(f"imported {len(parsed.rows)} rows into {slug}{skipped}: {report.summary()}")
+    click.echo(f"imported {parsed.valid_rows} rows into {slug}{skipped}: {report.summary()}")
 
 
-def _read(data: bytes, zone: ZoneInfo) -> ScheduleFile:
-    """Read and check the file, with a progress bar on standard error when it is long."""
+def _read(data: bytes, zone: ZoneInfo) -> ScheduleCheck:
+    """Check the file, with a progress bar on standard error when it is long."""
     lines = data.count(b"\n")
     if lines <= PROGRESS_ROWS:
-        return read_schedule_csv(data, zone)
+        return check_schedule_csv(data, zone)
     with click.progressbar(length=lines, label="checking rows", file=sys.stderr) as bar:
-        return read_schedule_csv(data, zone, progress=bar.update)
+        return check_schedule_csv(data, zone, progress=bar.update)

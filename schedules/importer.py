@@ -63,7 +63,8 @@ WRITE_CHUNK = 1000
 PROGRESS_EVERY = 500
 # A file import reads, checks and writes this many rows at a time, so memory stays flat.
 IMPORT_CHUNK = 2000
-# Answers remembered per distinct phone or start text; forgotten all at once past this many.
+# Start texts whose answers are remembered; forgotten all at once past this many (a file with a
+# start column may have a different one on every row; phones are bounded by the patients).
 CACHE_LIMIT = 4096
 # Bytes decoded at a time when checking that a file is UTF-8.
 UTF8_CHECK_BYTES = 1 << 20
@@ -398,8 +399,6 @@ class _Checker:
 
     def check(self, line: int, values: Mapping[str, Any]) -> tuple[ScheduleRow | None, list[str]]:
         """Check one row; return it (None if invalid) and every problem with it."""
-        if len(self.phones) > CACHE_LIMIT:
-            self.phones.clear()
         if len(self.starts) > CACHE_LIMIT:
             self.starts.clear()
         return _validate_row(line, values, self.zone, self.region, self.phones, self.starts)
@@ -884,11 +883,15 @@ class ScheduleCheck:
     """A schedule CSV read once without keeping its rows: its problems and what each phone wants."""
 
     problems: list[RowProblem]
+    zone: ZoneInfo
+    region: str
     ignored_columns: list[str] = field(default_factory=list)
     valid_rows: int = 0
     # appointment_ids on more than one line: none of their rows is loaded.
     duplicated: frozenset[str] = frozenset()
     wishes: dict[str, _PatientWish] = field(default_factory=dict)
+    # Reading the file again reuses the checks' answers (phone parsing is the slow part).
+    checker: _Checker | None = None
 
     @property
     def readable(self) -> bool:
@@ -905,16 +908,16 @@ def check_schedule_csv(
     """Check a schedule CSV as read_schedule_csv does, keeping only what loading it needs."""
     opened = _open(source, progress)
     if isinstance(opened, ScheduleFile):
-        return ScheduleCheck(opened.problems, opened.ignored_columns)
-    check = ScheduleCheck([], opened.ignored)
+        return ScheduleCheck(opened.problems, zone, region, opened.ignored_columns)
+    check = ScheduleCheck([], zone, region, opened.ignored, checker=_Checker(zone, region))
     row_problems: list[RowProblem] = []
     ids = _IdLines()
     try:
-        for row in _checked(opened.records, _Checker(zone, region), ids, row_problems):
+        for row in _checked(opened.records, check.checker, ids, row_problems):
             check.valid_rows += 1
             _add_wish(check.wishes, row)
     except csv.Error as exc:
-        return ScheduleCheck(opened.unreadable(exc).problems, opened.ignored)
+        return ScheduleCheck(opened.unreadable(exc).problems, zone, region, opened.ignored)
     check.problems = opened.problems + row_problems + ids.problems()
     check.problems.sort(key=lambda p: p.line)
     if ids.repeated:
@@ -922,7 +925,7 @@ def check_schedule_csv(
         check.duplicated = frozenset(ids.repeated)
         check.valid_rows = 0
         check.wishes = {}
-        for row in _rows_to_load(source, zone, region, check.duplicated):
+        for row in _rows_to_load(source, check.checker, check.duplicated):
             check.valid_rows += 1
             _add_wish(check.wishes, row)
     return check
@@ -934,7 +937,6 @@ def apply_schedule_csv(
     source: str | bytes,
     check: ScheduleCheck,
     now: datetime,
-    region: str = DEFAULT_REGION,
     dry_run: bool = False,
 ) -> ImportReport:
     """Load a checked CSV's valid rows as apply_schedule does, a chunk at a time; no commit.
@@ -945,7 +947,6 @@ def apply_schedule_csv(
     """
     if not check.readable:
         raise ValueError("the file cannot be read; check_schedule_csv said why")
-    zone = ZoneInfo(clinic.timezone)
     if not dry_run:
         _lock_clinic(session, clinic)
     report = ImportReport(timezone=clinic.timezone, listed=dry_run)
@@ -956,7 +957,9 @@ def apply_schedule_csv(
     if not dry_run:
         phone_to_id = _write_patients(session, clinic, patients, now)
         touched |= {phone_to_id[w.phone] for w in patients.new_patients}
-    rows = _rows_to_load(source, zone, region, check.duplicated)
+    rows = _rows_to_load(
+        source, check.checker or _Checker(check.zone, check.region), check.duplicated
+    )
     while chunk := list(islice(rows, IMPORT_CHUNK)):
         step = _Plan(report, patient_of_phone=patients.patient_of_phone)
         _plan_appointments(session, clinic, chunk, step)
@@ -969,14 +972,14 @@ def apply_schedule_csv(
 
 
 def _rows_to_load(
-    source: str | bytes, zone: ZoneInfo, region: str, duplicated: Collection[str]
+    source: str | bytes, checker: _Checker, duplicated: Collection[str]
 ) -> Iterator[ScheduleRow]:
     """Yield a checked file's valid rows again, leaving out the repeated appointment_ids."""
     opened = _open(source, None)
     if isinstance(opened, ScheduleFile):
         raise ValueError("the file cannot be read; check it first")
     ignored: list[RowProblem] = []
-    for row in _checked(opened.records, _Checker(zone, region), _IdLines(), ignored):
+    for row in _checked(opened.records, checker, _IdLines(), ignored):
         if row.external_id not in duplicated:
             yield row
 

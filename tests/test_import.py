@@ -10,12 +10,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
+import schedules.importer as importer
 from bot.cli import main
 from schedules.db import transaction
 from schedules.importer import (
     ScheduleRow,
     apply_schedule,
+    apply_schedule_csv,
+    check_schedule_csv,
     parse_schedule_csv,
     plan_changes,
     read_schedule_csv,
@@ -792,3 +796,168 @@ def test_an_import_reads_and_writes_in_bulk_not_row_by_row(svc, clinic):
     assert sum("FROM patients" in s for s in ours) == 1
     assert sum("FROM appointments" in s for s in ours) == 2
     assert len(ours) < 12
+
+
+# A file import read and written a chunk at a time loads what the list-of-rows path loads.
+
+CHUNK_NOW = datetime.now(UTC).replace(microsecond=0)
+CHUNK_HEADER = (
+    "appointment_id,patient_name,phone,start,duration_minutes,status,treatment,language,sms_consent"
+)
+
+
+def chunk_line(external_id: str, patient: int, day: int, **values: str) -> str:
+    """Return one line for HEADER: patient's phone and name, a visit day days ahead."""
+    fields = {
+        "appointment_id": external_id,
+        "patient_name": f"Patient {patient}",
+        "phone": f"(720) 555-{patient:04d}",
+        "start": f"{local_day(day)} {9 + patient % 8:02d}:30",
+        "duration_minutes": "60",
+        "status": "scheduled",
+        "treatment": "iv" if patient % 3 else "nasal",
+        "language": "es" if patient % 4 == 0 else "en",
+        "sms_consent": "yes",
+    }
+    fields.update(values)
+    return ",".join(fields[name] for name in CHUNK_HEADER.split(","))
+
+
+def first_file() -> str:
+    """Return 60 rows for 12 patients, each patient's rows spread over several chunks."""
+    return csv_of(
+        *(chunk_line(f"A-{n}", n % 12, 20 + n // 12 * 2) for n in range(60)), header=CHUNK_HEADER
+    )
+
+
+def second_file() -> str:
+    """Return the first file with moves, cancellations, a phone change, consent and names."""
+    lines = []
+    for n in range(60):
+        values: dict[str, str] = {}
+        if n % 7 == 0:
+            values["start"] = f"{local_day(21 + n // 12 * 2)} 08:00"  # moved
+        if n % 11 == 0:
+            values["status"] = "cancelled"
+        if n == 59:
+            values["sms_consent"] = "no"  # the patient's last row, far from the first
+        if n == 13:
+            values["patient_name"] = "Renamed"
+        if n == 17:
+            values["duration_minutes"] = "90"  # updated
+        patient = 12 if n == 30 else n % 12  # moved to a new patient
+        lines.append(chunk_line(f"A-{n}", patient, 20 + n // 12 * 2, **values))
+    lines += [chunk_line(f"B-{n}", 20 + n % 5, 40 + n) for n in range(15)]
+    return csv_of(*lines, header=CHUNK_HEADER)
+
+
+def snapshot(session: Session) -> dict[str, list[tuple[Any, ...]]]:
+    """Return the imported tables without surrogate ids, which differ between attempts."""
+    phones = dict(session.execute(select(Patient.id, Patient.phone)).all())
+    externals = dict(session.execute(select(Appointment.id, Appointment.external_id)).all())
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    for name in DUMPED:
+        table = Base.metadata.tables[name]
+        rows = []
+        for values in session.execute(select(table).order_by(table.c.id)).mappings():
+            named = dict(values)
+            named.pop("id")
+            if "patient_id" in named:
+                named["patient_id"] = phones[named["patient_id"]]
+            if "appointment_id" in named:
+                named["appointment_id"] = externals[named["appointment_id"]]
+            rows.append(tuple(sorted(named.items(), key=lambda item: item[0])))
+        found[name] = rows
+    return found
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every file of these tests span several read, lookup and write chunks."""
+    monkeypatch.setattr(importer, "IMPORT_CHUNK", 7)
+    monkeypatch.setattr(importer, "WRITE_CHUNK", 5)
+
+
+def both_ways(svc: Any, clinic_id: int, text: str) -> tuple[Any, Any]:
+    """Load text by rows and by file, each in a transaction rolled back; return both snapshots."""
+    snapshots = []
+    for by_file in (False, True):
+        with svc.sessions() as session:
+            clinic = session.get_one(Clinic, clinic_id)
+            if by_file:
+                check = check_schedule_csv(text.encode(), DENVER)
+                assert check.problems == []
+                report = apply_schedule_csv(session, clinic, text.encode(), check, CHUNK_NOW)
+            else:
+                rows, problems = parse_schedule_csv(text, DENVER)
+                assert problems == []
+                report = apply_schedule(session, clinic, rows, CHUNK_NOW)
+            snapshots.append((report.counts, report.summary(), snapshot(session)))
+            session.rollback()
+    return snapshots[0], snapshots[1]
+
+
+def test_a_chunked_file_import_writes_what_the_rows_path_writes(svc, clinic, small_chunks):
+    by_rows, by_file = both_ways(svc, clinic["id"], first_file())
+    assert by_rows[2]["reminders"] and by_rows[2]["consent_events"]
+    assert by_file == by_rows
+
+    # With the first file stored: moves, cancellations, a new patient and consent withdrawn.
+    with transaction(svc.sessions) as session:
+        rows, _ = parse_schedule_csv(first_file(), DENVER)
+        apply_schedule(session, session.get_one(Clinic, clinic["id"]), rows, CHUNK_NOW)
+    by_rows, by_file = both_ways(svc, clinic["id"], second_file())
+    counts = by_rows[0]
+    assert counts["moved"] and counts["cancelled"] and counts["updated"] and counts["new"]
+    assert any(("status", "cancelled") in r for r in by_rows[2]["reminders"])
+    assert by_file == by_rows
+
+    # Loading the same file again changes nothing.
+    _, again = both_ways(svc, clinic["id"], first_file())
+    assert again[0]["unchanged"] == 60 and "0 new" in again[1]
+
+
+def test_a_bad_row_in_the_last_chunk_imports_nothing(load, svc, small_chunks):
+    before = dump(svc)
+    text = first_file() + chunk_line("Z-1", 3, 30, start="2027-03-14 02:30") + "\n"
+    result = load(text)
+    assert result.exit_code == 1
+    assert "line 62: 2027-03-14 02:30 does not exist in America/Denver" in result.stderr
+    assert dump(svc) == before
+
+
+def test_a_failure_while_writing_a_late_chunk_rolls_back_every_chunk(
+    load, svc, small_chunks, monkeypatch
+):
+    before = dump(svc)
+    real = importer._write_appointments
+    calls = iter(range(100))
+
+    def failing(*args: Any) -> None:
+        if next(calls) == 6:
+            raise RuntimeError("the database went away")
+        real(*args)
+
+    monkeypatch.setattr(importer, "_write_appointments", failing)
+    result = load(first_file())
+    assert isinstance(result.exception, RuntimeError)
+    assert dump(svc) == before
+
+
+def test_skip_invalid_leaves_out_an_id_repeated_in_a_later_chunk(load, svc, small_chunks):
+    text = first_file() + chunk_line("A-2", 30, 50, sms_consent="no") + "\n"
+    result = load(text, "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    assert "line 4: appointment_id 'A-2' is on more than one line (4, 62)" in result.stderr
+    with transaction(svc.sessions) as session:
+        stored = set(session.scalars(select(Appointment.external_id)))
+        phones = set(session.scalars(select(Patient.phone)))
+    assert "A-2" not in stored and len(stored) == 59
+    # The repeated row's patient is not created: its only row was left out.
+    assert "+17205550030" not in phones
+
+
+def test_a_check_counts_valid_rows_and_phones_without_keeping_rows():
+    text = csv_of(*(row(f"A-{n}", phone=f"720-555-{n % 50:04d}") for n in range(500)))
+    check = check_schedule_csv(text, DENVER)
+    assert check.valid_rows == 500 and len(check.wishes) == 50
