@@ -12,7 +12,10 @@ cancelled. For each database (SQLite in a temporary file; PostgreSQL in a throw-
 created and dropped on the server given by --postgres-url), and each file, it measures in a
 fresh Python process each (so peak memory is that import's alone), on an emptied database:
 
-- import: `parse_schedule_csv` + `apply_schedule` (which also plans every reminder) + commit;
+- import: what `clinicbot import` does: `check_schedule_csv` (every row checked, rows not kept)
+  + `apply_schedule_csv` (the file read again and loaded 2,000 rows at a time in one transaction,
+  every reminder planned) + commit; with --rows-api, `parse_schedule_csv` + `apply_schedule`
+  instead (the list-of-rows path of the API and the upload page, which holds every row);
 - bare: csv.reader, a minimal conversion of phone and local time, then Core executemany of the
   patients and the appointments and commit: no validation, no planning.
 
@@ -22,7 +25,8 @@ import/bare <= 3 at 50,000 rows; memory flat: import's tracemalloc peak at 50,00
 at 10,000 rows <= 1.5.
 
 Usage: .venv/bin/python scripts/bench_import.py [--sqlite-only | --postgres-only]
-       [--rows 50000] [--small-rows 10000] [--profile] [--postgres-url URL] [--json FILE] [--keep]
+       [--rows 50000] [--small-rows 10000] [--profile] [--rows-api] [--postgres-url URL]
+       [--json FILE] [--keep]
 """
 
 from __future__ import annotations
@@ -156,6 +160,7 @@ def child_main(argv: list[str]) -> int:
     parser.add_argument("--clinic-id", type=int, required=True)
     parser.add_argument("--trace", action="store_true")
     parser.add_argument("--profile", type=Path, default=None)
+    parser.add_argument("--rows-api", action="store_true")
     args = parser.parse_args(argv)
 
     from sqlalchemy import event, func, select
@@ -163,7 +168,12 @@ def child_main(argv: list[str]) -> int:
 
     import schedules.reminders as reminders_module
     from schedules.db import make_engine, make_session_factory, transaction
-    from schedules.importer import apply_schedule, parse_schedule_csv
+    from schedules.importer import (
+        apply_schedule,
+        apply_schedule_csv,
+        check_schedule_csv,
+        parse_schedule_csv,
+    )
     from schedules.models import Appointment, Clinic, Patient, Reminder
     from schedules.phones import normalize_phone
 
@@ -206,7 +216,12 @@ def child_main(argv: list[str]) -> int:
 
     def run_import() -> None:
         started = time.perf_counter()
-        rows, problems = parse_schedule_csv(args.csv.read_bytes(), ZONE)
+        data = args.csv.read_bytes()
+        if args.rows_api:
+            rows, problems = parse_schedule_csv(data, ZONE)
+        else:
+            check = check_schedule_csv(data, ZONE)
+            problems = check.problems
         if problems:
             raise SystemExit(f"the generated CSV has problems: {problems[:3]}")
         phases["parse"] = time.perf_counter() - started
@@ -218,7 +233,10 @@ def child_main(argv: list[str]) -> int:
             with transaction(factory) as session:
                 clinic = session.get_one(Clinic, args.clinic_id)
                 started = time.perf_counter()
-                apply_schedule(session, clinic, rows, NOW)
+                if args.rows_api:
+                    apply_schedule(session, clinic, rows, NOW)
+                else:
+                    apply_schedule_csv(session, clinic, data, check, NOW)
                 phases["apply"] = time.perf_counter() - started
                 retained.extend(top_allocations())
                 started = time.perf_counter()
@@ -409,7 +427,13 @@ class Outcome:
 
 
 def run_child(
-    mode: str, db_url: str, csv_file: CsvFile, clinic_id: int, trace: bool, profile: Path | None
+    mode: str,
+    db_url: str,
+    csv_file: CsvFile,
+    clinic_id: int,
+    trace: bool,
+    profile: Path | None,
+    rows_api: bool = False,
 ) -> dict[str, Any]:
     """Run one measurement in a fresh Python process; return its JSON figures."""
     command = [
@@ -425,6 +449,7 @@ def run_child(
         str(clinic_id),
         *(["--trace"] if trace else []),
         *(["--profile", str(profile)] if profile else []),
+        *(["--rows-api"] if rows_api else []),
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=3600)
     lines = done.stdout.strip().splitlines()
@@ -490,8 +515,11 @@ def bench_database(
     try:
         for csv_file in files:
             for mode in ("bare", "import"):
-                timed = run_child(mode, reset.fresh_url(), csv_file, reset.clinic_id, False, None)
-                traced = run_child(mode, reset.fresh_url(), csv_file, reset.clinic_id, True, None)
+                api = args.rows_api
+                url, clinic_id = reset.fresh_url(), reset.clinic_id
+                timed = run_child(mode, url, csv_file, clinic_id, False, None, api)
+                url = reset.fresh_url()
+                traced = run_child(mode, url, csv_file, clinic_id, True, None, api)
                 run = Run(
                     mode=mode,
                     rows=csv_file.rows,
@@ -517,7 +545,8 @@ def bench_database(
         if args.profile:
             largest = files[-1]
             path = workdir / f"import-{db.label}.prof"
-            run_child("import", reset.fresh_url(), largest, reset.clinic_id, False, path)
+            url = reset.fresh_url()
+            run_child("import", url, largest, reset.clinic_id, False, path, args.rows_api)
             outcome.profile = profile_text(path)
     finally:
         reset.remove_current()
@@ -692,6 +721,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=20261230, help="random seed for the files")
     parser.add_argument(
         "--profile", action="store_true", help="also profile the large import (cProfile)"
+    )
+    parser.add_argument(
+        "--rows-api",
+        action="store_true",
+        help="import with parse_schedule_csv + apply_schedule (all rows held) instead",
     )
     # BENCH_ARGS in the Makefile go to every benchmark: leave the others' options to them.
     args, others = parser.parse_known_args(argv)
