@@ -3,7 +3,9 @@
 Reading is split from writing so the CLI, the staff upload page and the JSON API share it:
 ``parse_schedule_csv`` (or ``read_schedule_csv``) and ``validate_rows`` turn input into checked
 ``ScheduleRow`` values and ``RowProblem`` reports; ``plan_changes`` says what loading them would do;
-``apply_schedule`` does it.
+``apply_schedule`` does it. A large file goes through ``check_schedule_csv`` (every row checked, none
+kept) and ``apply_schedule_csv`` (the file read again and loaded a chunk at a time in the caller's
+one transaction), so memory stays flat however long the file is.
 
 Decisions a clinic may ask about:
 
