@@ -3,9 +3,9 @@
 Reading is split from writing so the CLI, the staff upload page and the JSON API share it:
 ``parse_schedule_csv`` (or ``read_schedule_csv``) and ``validate_rows`` turn input into checked
 ``ScheduleRow`` values and ``RowProblem`` reports; ``plan_changes`` says what loading them would do;
-``apply_schedule`` does it. A large file goes through ``check_schedule_csv`` (every row checked, none
-kept) and ``apply_schedule_csv`` (the file read again and loaded a chunk at a time in the caller's
-one transaction), so memory stays flat however long the file is.
+``apply_schedule`` does it. A large file goes through ``check_schedule_csv`` (every row checked,
+none kept) and ``apply_schedule_csv`` (the file read again and loaded a chunk at a time in the
+caller's one transaction), so memory stays flat however long the file is.
 
 Decisions a clinic may ask about:
 
@@ -1070,6 +1070,8 @@ def _plan_appointments(
     report = plan.report
     for start in range(0, len(rows), WRITE_CHUNK):
         chunk = rows[start : start + WRITE_CHUNK]
+        # No join: on PostgreSQL a join planned from statistics of the still-empty tables
+        # turned each chunk's lookup into a scan of every row written so far.
         appointments = {
             a.external_id: a
             for a in session.execute(
@@ -1081,20 +1083,27 @@ def _plan_appointments(
                     Appointment.duration_minutes,
                     Appointment.treatment,
                     Appointment.status,
-                    Patient.phone,
-                )
-                .join(Patient, Patient.id == Appointment.patient_id)
-                .where(
+                ).where(
                     Appointment.clinic_id == clinic.id,
                     Appointment.external_id.in_([row.external_id for row in chunk]),
                 )
             )
         }
+        phones: dict[int, str] = {}
+        if appointments:
+            patient_ids = {a.patient_id for a in appointments.values()}
+            phones = dict(
+                session.execute(
+                    select(Patient.id, Patient.phone).where(Patient.id.in_(patient_ids))
+                ).tuples()
+            )
         for row in chunk:
-            _plan_appointment(row, appointments.get(row.external_id), plan, report)
+            _plan_appointment(row, appointments.get(row.external_id), phones, plan, report)
 
 
-def _plan_appointment(row: ScheduleRow, current: Any, plan: _Plan, report: ImportReport) -> None:
+def _plan_appointment(
+    row: ScheduleRow, current: Any, phones: dict[int, str], plan: _Plan, report: ImportReport
+) -> None:
     """Say what loading one row does to its stored appointment (current), if any."""
     if current is None:
         plan.inserts.append(row)
@@ -1102,7 +1111,7 @@ def _plan_appointment(row: ScheduleRow, current: Any, plan: _Plan, report: Impor
         report.add("new", Change(row.line, row.external_id, row.starts_at, None, cancelled))
         return
     details: list[str] = []
-    old_phone = current.phone
+    old_phone = phones.get(current.patient_id)
     if old_phone != row.phone:
         details.append(f"phone {mask_phone(old_phone)} -> {mask_phone(row.phone)}")
     if current.duration_minutes != row.duration_minutes:
