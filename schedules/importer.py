@@ -1092,11 +1092,12 @@ def _plan_appointments(
         phones: dict[int, str] = {}
         if appointments:
             patient_ids = {a.patient_id for a in appointments.values()}
-            phones = dict(
-                session.execute(
+            phones = {
+                patient_id: phone
+                for patient_id, phone in session.execute(
                     select(Patient.id, Patient.phone).where(Patient.id.in_(patient_ids))
-                ).tuples()
-            )
+                )
+            }
         for row in chunk:
             _plan_appointment(row, appointments.get(row.external_id), phones, plan, report)
 
