@@ -956,6 +956,12 @@ def apply_schedule_csv(
     _plan_patients(session, clinic, check.wishes.values(), patients)
     phone_to_id: dict[str, int] = {}
     touched = set(patients.touched)
+    # A clinic with no appointments yet has none for the file's rows to match: the file's ids are
+    # unique, so no chunk can match what an earlier chunk wrote. Looking them up anyway would
+    # scan the rows written so far on PostgreSQL, whose statistics still say the table is empty.
+    stored = session.scalar(
+        select(Appointment.id).where(Appointment.clinic_id == clinic.id).limit(1)
+    )
     if not dry_run:
         phone_to_id = _write_patients(session, clinic, patients, now)
         touched |= {phone_to_id[w.phone] for w in patients.new_patients}
@@ -964,7 +970,7 @@ def apply_schedule_csv(
     )
     while chunk := list(islice(rows, IMPORT_CHUNK)):
         step = _Plan(report, patient_of_phone=patients.patient_of_phone)
-        _plan_appointments(session, clinic, chunk, step)
+        _plan_appointments(session, clinic, chunk, step, lookup=dry_run or stored is not None)
         if not dry_run:
             _write_appointments(session, clinic, step, phone_to_id, now)
         touched |= step.touched
@@ -1064,12 +1070,23 @@ def _plan_patients(
 
 
 def _plan_appointments(
-    session: Session, clinic: Clinic, rows: Sequence[ScheduleRow], plan: _Plan
+    session: Session,
+    clinic: Clinic,
+    rows: Sequence[ScheduleRow],
+    plan: _Plan,
+    lookup: bool = True,
 ) -> None:
-    """Compare rows with the clinic's stored appointments of the same ids, read in chunks."""
+    """Compare rows with the clinic's stored appointments of the same ids, read in chunks.
+
+    lookup=False says the clinic has no stored appointments, so every row is new.
+    """
     report = plan.report
     for start in range(0, len(rows), WRITE_CHUNK):
         chunk = rows[start : start + WRITE_CHUNK]
+        if not lookup:
+            for row in chunk:
+                _plan_appointment(row, None, {}, plan, report)
+            continue
         # No join: on PostgreSQL a join planned from statistics of the still-empty tables
         # turned each chunk's lookup into a scan of every row written so far.
         appointments = {
