@@ -32,12 +32,22 @@ class UTCDateTime(TypeDecorator[datetime]):
         """Convert an aware datetime to UTC; refuse a naive one."""
         if value is None:
             return None
-        if value.tzinfo is not UTC:
-            if value.tzinfo is None or value.utcoffset() is None:
-                raise ValueError("naive datetime given where a timezone-aware one is required")
-            value = value.astimezone(UTC)
+        value = _as_utc(value)
         # SQLite keeps no offset; store the UTC wall clock so comparisons stay lexical.
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        """Return the bind conversion; on SQLite one step to the stored text, the same as
+        SQLAlchemy's two (an import binds hundreds of thousands of timestamps)."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            return _as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return process
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         """Return the stored time as an aware UTC datetime."""
@@ -46,6 +56,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def _as_utc(value: datetime) -> datetime:
+    """Return an aware datetime in UTC; refuse a naive one."""
+    if value.tzinfo is UTC:
+        return value
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("naive datetime given where a timezone-aware one is required")
+    return value.astimezone(UTC)
 
 
 def utcnow() -> datetime:

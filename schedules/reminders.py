@@ -8,13 +8,14 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from messages.catalog import Catalog
 from messages.reminders import reminder_values, render_reminder
 from schedules.clinic_values import clinic_values
 from schedules.content import clinic_catalog
+from schedules.driver_sql import DriverStatement
 from schedules.models import (
     Appointment,
     AppointmentStatus,
@@ -38,6 +39,29 @@ REPLANNABLE = (ReminderStatus.PENDING, ReminderStatus.SKIPPED)
 # Visits this far back still matter to planning: their check-in may be due.
 LOOKBACK = timedelta(days=3)
 CHUNK = 500
+
+
+_NEW_REMINDER_COLUMNS = (
+    "clinic_id",
+    "appointment_id",
+    "patient_id",
+    "kinds",
+    "due_at",
+    "expires_at",
+    "planned_start",
+    "status",
+    "status_reason",
+    "attempts",
+    "created_at",
+)
+_INSERT_REMINDER = DriverStatement(
+    insert(Reminder.__table__).values(
+        {
+            name: bindparam(name, type_=Reminder.__table__.c[name].type)
+            for name in _NEW_REMINDER_COLUMNS
+        }
+    )
+)
 
 
 def timing_for(clinic: Clinic) -> TimingSettings:
@@ -141,8 +165,9 @@ def _sync_chunk(
         stored = existing.get(patient_id, [])
         _reconcile(clinic, patient_id, appointments, plan, stored, now, new_rows, cancelled)
     if new_rows:
-        # One executemany: adding tens of thousands of ORM objects would cost seconds.
-        session.connection().execute(insert(Reminder.__table__), new_rows)
+        # One executemany on the DBAPI cursor: ORM objects, or even Core's per-row parameter
+        # handling, would cost seconds for an import's tens of thousands.
+        _INSERT_REMINDER.executemany(session.connection(), new_rows)
     if cancelled:
         session.execute(update(Reminder), cancelled)
         # The bulk update bypasses the identity map: reload any of these already loaded.

@@ -10,18 +10,22 @@ import shlex
 import shutil
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import text
+from sqlalchemy.dialects import sqlite
 
 from bot.config import ConfigError, load_config
 from bot.logs import JsonFormatter
 from conftest import PATIENT, make_test_app, post_signed, twilio_params
 from schedules.db import make_engine
-from schedules.models import Base
+from schedules.models import Base, UTCDateTime
 from schedules.phones import mask_phone
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,3 +166,26 @@ def test_a_connection_the_server_closed_is_replaced_before_use(database_url):
             assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() != killed_pid
     finally:
         engine.dispose()
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1000, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.timezones()
+    )
+)
+def test_sqlite_timestamps_are_stored_as_sqlalchemy_would_store_them(moment):
+    """UTCDateTime's one-step SQLite conversion writes exactly SQLAlchemy's own text."""
+    dialect = sqlite.dialect()
+    fast = UTCDateTime().bind_processor(dialect)
+    decorated = UTCDateTime()
+    sqlalchemy_own = decorated.impl_instance.dialect_impl(dialect).bind_processor(dialect)
+    if moment.utcoffset() is None:
+        with pytest.raises(ValueError):
+            fast(moment)
+        return
+    assert fast(moment) == sqlalchemy_own(decorated.process_bind_param(moment, dialect))
+
+
+def test_sqlite_timestamp_conversion_refuses_a_naive_datetime():
+    with pytest.raises(ValueError, match="naive"):
+        UTCDateTime().bind_processor(sqlite.dialect())(datetime(2026, 12, 2, 9, 0))
