@@ -28,8 +28,9 @@ from messages.reminders import reminder_values
 from messages.staff import render_page
 from schedules.alerts import alert_if_visit_at_risk, raise_alert
 from schedules.clinic_values import clinic_values
-from schedules.driver_sql import DriverStatement
+from schedules.driver_sql import DriverStatement, bound_columns
 from schedules.models import (
+    OUTBOUND_COLUMNS,
     AlertKind,
     Appointment,
     AppointmentStatus,
@@ -238,7 +239,7 @@ def _build_statements(dialect: str) -> _HotStatements:
         insert(MESSAGES)
         .values(
             {
-                **{name: bindparam(name, type_=MESSAGES.c[name].type) for name in inbound_columns},
+                **bound_columns(MESSAGES, inbound_columns),
                 "direction": Direction.INBOUND.value,
                 "status": MessageStatus.RECEIVED.value,
                 "attempts": 0,
@@ -248,19 +249,10 @@ def _build_statements(dialect: str) -> _HotStatements:
         .on_conflict_do_nothing(index_elements=[MESSAGES.c.twilio_sid])
         .returning(MESSAGES.c.id)
     )
-    reply_columns = (
-        "clinic_id",
-        "patient_id",
-        "from_number",
-        "to_number",
-        "body",
-        "language",
-        "classification",
-        "reply_to_id",
-    )
+    reply_columns = (*OUTBOUND_COLUMNS, "reply_to_id")
     insert_reply = MESSAGES.insert().values(
         {
-            **{name: bindparam(name, type_=MESSAGES.c[name].type) for name in reply_columns},
+            **bound_columns(MESSAGES, reply_columns),
             "direction": Direction.OUTBOUND.value,
             "purpose": Purpose.REPLY.value,
             "num_media": 0,

@@ -28,8 +28,9 @@ from messages.catalog import Catalog, ContentError
 from schedules.alerts import alert_if_visit_at_risk
 from schedules.content import clinic_catalog
 from schedules.db import ConnectionTransactions, transaction
-from schedules.driver_sql import DriverStatement
+from schedules.driver_sql import DriverStatement, bound_columns
 from schedules.models import (
+    OUTBOUND_COLUMNS,
     Alert,
     AlertKind,
     Appointment,
@@ -155,18 +156,9 @@ def _send_statements() -> _SendStatements:
     """Build the statements sending runs for every text."""
     reminders = Reminder.__table__
     messages = Message.__table__
-    message_columns = (
-        "clinic_id",
-        "patient_id",
-        "from_number",
-        "to_number",
-        "body",
-        "language",
-        "classification",
-    )
     now = bindparam("now", type_=reminders.c.updated_at.type)
     audit_row = {
-        **{c: bindparam(c, type_=messages.c[c].type) for c in message_columns},
+        **bound_columns(messages, OUTBOUND_COLUMNS),
         **{
             c: literal(v, type_=messages.c[c].type)
             for c, v in (

@@ -14,9 +14,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table, bindparam
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.expression import BindParameter, Executable
+
+
+def bound_columns(table: Table, names: Sequence[str]) -> dict[str, BindParameter[Any]]:
+    """Return a bind parameter of each named column's own type, named like the column."""
+    return {name: bindparam(name, type_=table.c[name].type) for name in names}
 
 
 @dataclass(frozen=True)

@@ -241,6 +241,18 @@ class ConsentEvent(Base):
     patient: Mapped[Patient] = relationship(back_populates="consent_events")
 
 
+# The columns an outbound text's audit row takes from its sender (reply, reminder).
+OUTBOUND_COLUMNS = (
+    "clinic_id",
+    "patient_id",
+    "from_number",
+    "to_number",
+    "body",
+    "language",
+    "classification",
+)
+
+
 class Message(Base):
     """The audit log: every text in and out, and the outbox for texts not yet sent."""
 

@@ -8,14 +8,14 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from messages.catalog import Catalog
 from messages.reminders import reminder_values, render_reminder
 from schedules.clinic_values import clinic_values
 from schedules.content import clinic_catalog
-from schedules.driver_sql import DriverStatement
+from schedules.driver_sql import DriverStatement, bound_columns
 from schedules.models import (
     Appointment,
     AppointmentStatus,
@@ -55,12 +55,7 @@ _NEW_REMINDER_COLUMNS = (
     "created_at",
 )
 _INSERT_REMINDER = DriverStatement(
-    insert(Reminder.__table__).values(
-        {
-            name: bindparam(name, type_=Reminder.__table__.c[name].type)
-            for name in _NEW_REMINDER_COLUMNS
-        }
-    )
+    insert(Reminder.__table__).values(bound_columns(Reminder.__table__, _NEW_REMINDER_COLUMNS))
 )
 
 
