@@ -99,9 +99,7 @@ class PatientState:
 def stored_answer(session: Session, sid: str) -> Outcome | None:
     """Return the answer already given to the text with this MessageSid, if it was stored."""
     connection = session.connection()
-    cursor = _statements(connection).inbound_by_sid.execute(connection, {"sid": sid})
-    row = cursor.fetchone()
-    cursor.close()
+    row = _statements(connection).inbound_by_sid.first_row(connection, {"sid": sid})
     if row is None:
         return None
     inbound_id = int(row[0])
@@ -157,7 +155,7 @@ def handle_inbound(
     if reply is not None:
         snippet_id, extra = reply
         outcome.reply = catalog.render(snippet_id, language, {**conversation.values(), **extra})
-        _statements(connection).insert_reply.execute(
+        _statements(connection).insert_reply.run(
             connection,
             {
                 "clinic_id": clinic.id,
@@ -170,7 +168,7 @@ def handle_inbound(
                 "reply_to_id": inbound_id,
                 "now": now,
             },
-        ).close()
+        )
     if patient.changes:
         session.execute(update(Patient).where(Patient.id == patient.id).values(**patient.changes))
     return outcome
@@ -296,9 +294,7 @@ def _upsert_patient(
         "now": now,
         "window_floor": now - window,
     }
-    cursor = _statements(connection).upsert_patient.execute(connection, params)
-    row = cursor.fetchone()
-    cursor.close()
+    row = _statements(connection).upsert_patient.first_row(connection, params)
     if row is None:
         return None
     patient_id, language, opted_out, has_consent, texts_in_window = row
@@ -334,9 +330,7 @@ def _insert_inbound(
         "classification": intent_label(intent),
         "now": now,
     }
-    cursor = _statements(connection).insert_inbound.execute(connection, params)
-    row = cursor.fetchone()
-    cursor.close()
+    row = _statements(connection).insert_inbound.first_row(connection, params)
     if row is None:
         raise RepeatedMessageSid(text.sid)
     return int(row[0])

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, exists, literal, or_, select, update
+from sqlalchemy import Connection, bindparam, exists, literal, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from messages.catalog import Catalog, ContentError
@@ -526,14 +526,13 @@ class HandOver:
         """PostgreSQL: record the last outcome and mark this text `sending`, in one statement."""
         statements = self._statements
         connection = self._connections.autocommit()
-        cursor = statements.hand_over.execute(connection, values)
-        message_id, taken = cursor.fetchone()
-        cursor.close()
+        row = statements.hand_over.first_row(connection, values)
+        message_id, taken = row if row is not None else (None, False)
         if taken:
             return int(message_id)
         if message_id is not None:
             # The claim was taken back between the statement's check and its update.
-            statements.forget_message.execute(connection, {"message_id": message_id}).close()
+            statements.forget_message.run(connection, {"message_id": message_id})
         return None
 
     def _hand_over_in_a_transaction(self, values: dict[str, Any]) -> int | None:
@@ -541,19 +540,14 @@ class HandOver:
         statements = self._statements
         with self._connections.transaction() as connection:
             if values["sent_reminder_id"] is not None:
-                statements.mark_sent.execute(connection, values).close()
-                statements.message_sent.execute(connection, values).close()
-            cursor = statements.insert_message.execute(connection, values)
-            message_id = int(cursor.fetchone()[0])
-            cursor.close()
-            taken = statements.mark_sending.execute(
-                connection, {**values, "message_id": message_id}
-            )
-            lost = taken.rowcount != 1
-            taken.close()
-            if lost:
+                self._record_sent_in(connection, values)
+            row = statements.insert_message.first_row(connection, values)
+            assert row is not None  # INSERT ... RETURNING gives the new row
+            message_id = int(row[0])
+            taken = statements.mark_sending.run(connection, {**values, "message_id": message_id})
+            if taken != 1:
                 # Nothing was sent: the audit row goes, the last outcome stays.
-                statements.forget_message.execute(connection, {"message_id": message_id}).close()
+                statements.forget_message.run(connection, {"message_id": message_id})
                 return None
         return message_id
 
@@ -563,13 +557,16 @@ class HandOver:
             return
         values = self._pending_values()
         self._pending = None
-        statements = self._statements
         if self._one_statement:
-            statements.record_sent.execute(self._connections.autocommit(), values).close()
+            self._statements.record_sent.run(self._connections.autocommit(), values)
             return
         with self._connections.transaction() as connection:
-            statements.mark_sent.execute(connection, values).close()
-            statements.message_sent.execute(connection, values).close()
+            self._record_sent_in(connection, values)
+
+    def _record_sent_in(self, connection: Connection, values: dict[str, Any]) -> None:
+        """SQLite: record the last text's outcome, statement by statement, in a transaction."""
+        self._statements.mark_sent.run(connection, values)
+        self._statements.message_sent.run(connection, values)
 
 
 def _record_failure(

@@ -48,6 +48,8 @@ class DriverStatement:
         if compiled is not None:
             return compiled
         with self._lock:
+            if dialect.name in self._compiled:
+                return self._compiled[dialect.name]
             sa_compiled: Any = self._statement.compile(dialect=dialect)
             processors = {}
             for name, bind in sa_compiled.binds.items():
@@ -75,26 +77,48 @@ class DriverStatement:
             return merged
         return [merged[name] for name in compiled.positional]
 
-    def execute(self, connection: Connection, values: Mapping[str, Any]) -> Any:
-        """Run the statement in the caller's transaction and return the DBAPI cursor.
+    def _cursor(self, connection: Connection) -> Any:
+        """Return a cursor of the DBAPI connection behind connection."""
+        return connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+    def first_row(
+        self, connection: Connection, values: Mapping[str, Any]
+    ) -> tuple[Any, ...] | None:
+        """Run the statement in the caller's transaction and return its first row, if any.
 
         Rows come back as the driver gives them: read only plain columns (integers, strings,
         booleans, which SQLite returns as 0/1) or compare in SQL.
         """
-        dialect = connection.dialect
-        compiled = self._for(dialect)
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(compiled.sql, self.parameters(dialect, values))
-        return cursor
+        cursor = self._cursor(connection)
+        try:
+            cursor.execute(
+                self._for(connection.dialect).sql, self.parameters(connection.dialect, values)
+            )
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        return tuple(row) if row is not None else None
+
+    def run(self, connection: Connection, values: Mapping[str, Any]) -> int:
+        """Run the statement in the caller's transaction and return how many rows it changed."""
+        cursor = self._cursor(connection)
+        try:
+            cursor.execute(
+                self._for(connection.dialect).sql, self.parameters(connection.dialect, values)
+            )
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
 
     def executemany(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run the statement once per row of values, in one DBAPI executemany."""
         if not rows:
             return
         dialect = connection.dialect
-        compiled = self._for(dialect)
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = self._cursor(connection)
         try:
-            cursor.executemany(compiled.sql, [self.parameters(dialect, row) for row in rows])
+            cursor.executemany(
+                self._for(dialect).sql, [self.parameters(dialect, row) for row in rows]
+            )
         finally:
             cursor.close()
