@@ -10,7 +10,7 @@ the caller's transaction, on the DBAPI connection behind the caller's Connection
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,16 +66,14 @@ class DriverStatement:
             self._compiled[dialect.name] = compiled
         return compiled
 
+    def sql(self, dialect: Dialect) -> str:
+        """Return the statement's SQL for dialect."""
+        return self._for(dialect).sql
+
     def parameters(self, dialect: Dialect, values: Mapping[str, Any]) -> Sequence[Any] | dict:
         """Return the DBAPI parameters for values, converted by each bind's type."""
         compiled = self._for(dialect)
-        merged = {**compiled.defaults, **values} if compiled.defaults else dict(values)
-        for name, processor in compiled.processors.items():
-            if name in merged:
-                merged[name] = processor(merged[name])
-        if compiled.positional is None:
-            return merged
-        return [merged[name] for name in compiled.positional]
+        return _parameters(compiled, compiled.processors, values)
 
     def _cursor(self, connection: Connection) -> Any:
         """Return a cursor of the DBAPI connection behind connection."""
@@ -110,15 +108,57 @@ class DriverStatement:
         finally:
             cursor.close()
 
-    def executemany(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Run the statement once per row of values, in one DBAPI executemany."""
+    def executemany(
+        self,
+        connection: Connection,
+        rows: Sequence[Mapping[str, Any]],
+        repeated: Collection[str] = (),
+    ) -> None:
+        """Run the statement once per row of values, in one DBAPI executemany.
+
+        repeated names columns whose values recur across the rows, and whose bind conversion
+        gives equal values equal results: each distinct value of those is converted once.
+        """
         if not rows:
             return
-        dialect = connection.dialect
+        compiled = self._for(connection.dialect)
+        processors = {
+            name: _remembered(processor) if name in repeated else processor
+            for name, processor in compiled.processors.items()
+        }
         cursor = self._cursor(connection)
         try:
             cursor.executemany(
-                self._for(dialect).sql, [self.parameters(dialect, row) for row in rows]
+                compiled.sql, [_parameters(compiled, processors, row) for row in rows]
             )
         finally:
             cursor.close()
+
+
+def _parameters(
+    compiled: _Compiled,
+    processors: Mapping[str, Callable[[Any], Any]],
+    values: Mapping[str, Any],
+) -> Sequence[Any] | dict:
+    """Return the DBAPI parameters for values, converted by processors."""
+    merged = {**compiled.defaults, **values} if compiled.defaults else dict(values)
+    for name, processor in processors.items():
+        if name in merged:
+            merged[name] = processor(merged[name])
+    if compiled.positional is None:
+        return merged
+    return [merged[name] for name in compiled.positional]
+
+
+def _remembered(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Return processor remembering its answer for each value it is given."""
+    answers: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        try:
+            return answers[value]
+        except KeyError:
+            answer = answers[value] = processor(value)
+            return answer
+
+    return convert

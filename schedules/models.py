@@ -17,6 +17,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    literal_column,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -104,6 +106,12 @@ class Purpose(StrEnum):
     REPLY = "reply"
     PAGE = "page"
     REMINDER = "reminder"
+
+
+# The rows the partial index ix_messages_page_status holds. Queries that should use it say
+# IS_PAGE, the same literal: neither planner proves a partial index's predicate from a bound
+# parameter.
+PAGE_ROWS = text(f"purpose = '{Purpose.PAGE.value}'")
 
 
 class MessageStatus(StrEnum):
@@ -257,14 +265,29 @@ class Message(Base):
     """The audit log: every text in and out, and the outbox for texts not yet sent."""
 
     __tablename__ = "messages"
+    # Every inbound text and its reply write each of these indexes, so there are few of them:
+    # a text and its reply share one leaf of the patient index, and the indexes the page sweep
+    # and reply look-ups need leave out the rows they never ask for (SQLite writes each touched
+    # page to its WAL on every commit).
     __table_args__ = (
-        Index("ix_messages_patient_direction_created", "patient_id", "direction", "created_at"),
-        Index("ix_messages_status_purpose", "status", "purpose"),
+        Index("ix_messages_patient_created", "patient_id", "created_at"),
         Index("ix_messages_clinic_created", "clinic_id", "created_at"),
+        Index(
+            "ix_messages_page_status",
+            "status",
+            sqlite_where=PAGE_ROWS,
+            postgresql_where=PAGE_ROWS,
+        ),
+        Index(
+            "ix_messages_reply_to_id",
+            "reply_to_id",
+            sqlite_where=text("reply_to_id IS NOT NULL"),
+            postgresql_where=text("reply_to_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id", ondelete="SET NULL"))
     direction: Mapped[str] = mapped_column(String(3))
     purpose: Mapped[str | None] = mapped_column(String(16))
@@ -278,13 +301,14 @@ class Message(Base):
     status: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[int | None]
     error_message: Mapped[str | None] = mapped_column(String(255))
-    reply_to_id: Mapped[int | None] = mapped_column(
-        ForeignKey("messages.id", ondelete="SET NULL"), index=True
-    )
+    reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime | None]
+
+
+IS_PAGE = Message.purpose == literal_column(f"'{Purpose.PAGE.value}'")
 
 
 class Treatment(StrEnum):

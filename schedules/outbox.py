@@ -11,11 +11,11 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, Update, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from schedules.db import transaction
-from schedules.models import Message, MessageStatus, Purpose
+from schedules.models import IS_PAGE, Message, MessageStatus
 from schedules.phones import mask_phone
 from schedules.sender import Sender, SendError
 
@@ -103,6 +103,38 @@ def send_now(
     return statuses
 
 
+def stale_page_claims(now: datetime) -> Update:
+    """Return the update that marks pages claimed too long ago as unknown.
+
+    A claimed page has no SID yet: the send's outcome replaces the status and sets the SID in
+    one statement.
+    """
+    return (
+        update(Message)
+        .where(
+            IS_PAGE,
+            Message.status == MessageStatus.CLAIMED,
+            Message.updated_at < now - STALE_CLAIM_AFTER,
+        )
+        .values(status=MessageStatus.UNKNOWN, updated_at=now)
+    )
+
+
+def due_pages(now: datetime, grace: timedelta) -> Select[tuple[int]]:
+    """Return the query for up to 100 pending pages older than grace, oldest first."""
+    return (
+        select(Message.id)
+        .where(
+            IS_PAGE,
+            Message.status == MessageStatus.PENDING,
+            # updated_at moves on each retryable failure, so retries back off too.
+            func.coalesce(Message.updated_at, Message.created_at) <= now - grace,
+        )
+        .order_by(Message.id)
+        .limit(100)
+    )
+
+
 def sweep_pages(
     factory: sessionmaker[Session],
     sender: Sender,
@@ -112,27 +144,6 @@ def sweep_pages(
 ) -> dict[int, str]:
     """Send pages the web process did not get to, and mark stale claims as unknown."""
     with transaction(factory) as session:
-        session.execute(
-            update(Message)
-            .where(
-                Message.purpose == Purpose.PAGE,
-                Message.status == MessageStatus.CLAIMED,
-                Message.twilio_sid.is_(None),
-                Message.updated_at < now - STALE_CLAIM_AFTER,
-            )
-            .values(status=MessageStatus.UNKNOWN, updated_at=now)
-        )
-        due = list(
-            session.scalars(
-                select(Message.id)
-                .where(
-                    Message.purpose == Purpose.PAGE,
-                    Message.status == MessageStatus.PENDING,
-                    # updated_at moves on each retryable failure, so retries back off too.
-                    func.coalesce(Message.updated_at, Message.created_at) <= now - grace,
-                )
-                .order_by(Message.id)
-                .limit(100)
-            )
-        )
+        session.execute(stale_page_claims(now))
+        due = list(session.scalars(due_pages(now, grace)))
     return send_now(factory, sender, due, now, status_callback)
