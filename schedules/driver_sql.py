@@ -10,13 +10,16 @@ the caller's transaction, on the DBAPI connection behind the caller's Connection
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import BindParameter, Executable
+
+# Conversions remembered for one column; forgotten all at once past this many.
+REMEMBERED_LIMIT = 4096
 
 
 def bound_columns(table: Table, names: Sequence[str]) -> dict[str, BindParameter[Any]]:
@@ -112,25 +115,35 @@ class DriverStatement:
         self,
         connection: Connection,
         rows: Sequence[Mapping[str, Any]],
-        repeated: Collection[str] = (),
+        remembered: Mapping[str, dict[Any, Any]] | None = None,
     ) -> None:
         """Run the statement once per row of values, in one DBAPI executemany.
 
-        repeated names columns whose values recur across the rows, and whose bind conversion
-        gives equal values equal results: each distinct value of those is converted once.
+        remembered maps columns whose values recur, and whose conversion gives equal values
+        equal results, to the caller's dict of conversions, kept across calls: each distinct
+        value is converted once.
         """
         if not rows:
             return
         compiled = self._for(connection.dialect)
         processors = {
-            name: _remembered(processor) if name in repeated else processor
+            name: _remembering(processor, remembered[name])
+            if remembered and name in remembered
+            else processor
             for name, processor in compiled.processors.items()
         }
+        if compiled.positional is not None and not compiled.defaults:
+            # Every value is named in each row here, so no merged copy of the row is needed.
+            steps = [(name, processors.get(name)) for name in compiled.positional]
+            parameters: list[Any] = [
+                [row[name] if convert is None else convert(row[name]) for name, convert in steps]
+                for row in rows
+            ]
+        else:
+            parameters = [_parameters(compiled, processors, row) for row in rows]
         cursor = self._cursor(connection)
         try:
-            cursor.executemany(
-                compiled.sql, [_parameters(compiled, processors, row) for row in rows]
-            )
+            cursor.executemany(compiled.sql, parameters)
         finally:
             cursor.close()
 
@@ -150,14 +163,15 @@ def _parameters(
     return [merged[name] for name in compiled.positional]
 
 
-def _remembered(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """Return processor remembering its answer for each value it is given."""
-    answers: dict[Any, Any] = {}
+def _remembering(processor: Callable[[Any], Any], answers: dict[Any, Any]) -> Callable[[Any], Any]:
+    """Return processor looking its answer up in answers first, and keeping each new one there."""
 
     def convert(value: Any) -> Any:
         try:
             return answers[value]
         except KeyError:
+            if len(answers) >= REMEMBERED_LIMIT:
+                answers.clear()
             answer = answers[value] = processor(value)
             return answer
 

@@ -54,6 +54,9 @@ _NEW_REMINDER_COLUMNS = (
     "attempts",
     "created_at",
 )
+# A clinic's visits share their slots, so these recur across an import's reminders (and equal
+# instants are stored alike, whatever their zone).
+_RECURRING_TIMES = ("due_at", "expires_at", "planned_start", "created_at")
 _INSERT_REMINDER = DriverStatement(
     insert(Reminder.__table__).values(bound_columns(Reminder.__table__, _NEW_REMINDER_COLUMNS))
 )
@@ -71,9 +74,10 @@ def sync_reminders(
     zone = ZoneInfo(clinic.timezone)
     timing = timing_for(clinic)
     memo = PlanMemo(zone, timing)
+    conversions: dict[str, dict[Any, Any]] = {name: {} for name in _RECURRING_TIMES}
     ids = sorted(set(patient_ids))
     for start in range(0, len(ids), CHUNK):
-        _sync_chunk(session, clinic, ids[start : start + CHUNK], memo, now)
+        _sync_chunk(session, clinic, ids[start : start + CHUNK], memo, conversions, now)
 
 
 def replan_clinic(session: Session, clinic: Clinic, now: datetime) -> None:
@@ -116,6 +120,7 @@ def _sync_chunk(
     clinic: Clinic,
     patient_ids: Sequence[int],
     memo: PlanMemo,
+    conversions: dict[str, dict[Any, Any]],
     now: datetime,
 ) -> None:
     """Re-plan reminders for one chunk of patients with a fixed number of queries."""
@@ -162,7 +167,7 @@ def _sync_chunk(
     if new_rows:
         # One executemany on the DBAPI cursor: ORM objects, or even Core's per-row parameter
         # handling, would cost seconds for an import's tens of thousands.
-        _INSERT_REMINDER.executemany(session.connection(), new_rows)
+        _INSERT_REMINDER.executemany(session.connection(), new_rows, conversions)
     if cancelled:
         session.execute(update(Reminder), cancelled)
         # The bulk update bypasses the identity map: reload any of these already loaded.

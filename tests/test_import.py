@@ -961,3 +961,27 @@ def test_a_check_counts_valid_rows_and_phones_without_keeping_rows():
     text = csv_of(*(row(f"A-{n}", phone=f"720-555-{n % 50:04d}") for n in range(500)))
     check = check_schedule_csv(text, DENVER)
     assert check.valid_rows == 500 and len(check.wishes) == 50
+
+
+def test_remembered_conversions_store_what_converting_each_value_stores():
+    """An import's reminders convert each recurring time once; equal instants store alike."""
+    from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert
+
+    from schedules.driver_sql import DriverStatement, bound_columns
+    from schedules.models import UTCDateTime
+
+    table = Table("times", MetaData(), Column("n", Integer), Column("at", UTCDateTime()))
+    statement = DriverStatement(insert(table).values(bound_columns(table, ("n", "at"))))
+    moment = datetime(2027, 3, 14, 9, 30, tzinfo=UTC)
+    values = [moment, moment.astimezone(DENVER), moment + timedelta(minutes=1), moment]
+    rows = [{"n": n, "at": at} for n, at in enumerate(values)]
+    engine = create_engine("sqlite://")
+    table.create(engine)
+    remembered: dict[str, dict[Any, Any]] = {"at": {}}
+    with engine.begin() as connection:
+        statement.executemany(connection, rows, remembered)
+        stored = connection.execute(select(table.c.at).order_by(table.c.n)).scalars().all()
+        with pytest.raises(ValueError, match="naive"):
+            statement.executemany(connection, [{"n": 9, "at": datetime(2027, 3, 14)}], remembered)
+    assert stored == [moment, moment, moment + timedelta(minutes=1), moment]
+    assert len(remembered["at"]) == 2
