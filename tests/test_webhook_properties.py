@@ -8,7 +8,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+from werkzeug.datastructures import MultiDict
 
+from bot.twilio_routes import signature_matches
 from conftest import CLINIC_SMS, PATIENT, post_signed, twilio_params
 from schedules.db import transaction
 from schedules.models import Alert, ConsentEvent, Message, Patient
@@ -82,3 +85,51 @@ def test_any_form_input_gets_a_clean_answer_and_a_whole_write_or_none(
             .where(Message.direction == "in", Message.patient_id.is_(None))
         )
     assert orphans == 0
+
+
+TOKEN = "12345"
+names = st.text(min_size=1, max_size=12)
+values = st.text(max_size=40)
+urls = st.sampled_from(
+    [
+        "https://clinic.example.org/twilio/sms",
+        "https://clinic.example.org:443/twilio/sms",
+        "http://127.0.0.1:5000/twilio/sms?x=1",
+        "https://mycompany.com/myapp.php?foo=1&bar=2",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    url=urls,
+    pairs=st.lists(st.tuples(names, values), max_size=25),
+    algorithm=st.sampled_from([None, "HMAC_SHA1", "HMAC_SHA256"]),
+    signer_url=urls,
+)
+def test_signature_check_agrees_with_the_sdk_validator(url, pairs, algorithm, signer_url):
+    """signature_matches says what RequestValidator.validate says, repeated names included."""
+    form = MultiDict(pairs)
+    validator = RequestValidator(TOKEN)
+    signature = validator.compute_signature(signer_url, form, algorithm)
+    expected = validator.validate(url, form, signature, algorithm)
+    assert signature_matches(TOKEN, url, form, signature, algorithm) is expected
+    if pairs:
+        tampered = MultiDict([*pairs[:-1], (pairs[-1][0], pairs[-1][1] + "x")])
+        assert signature_matches(TOKEN, url, tampered, signature, algorithm) is False
+
+
+def test_signature_check_knows_twilios_published_example():
+    """Twilio's documented example (token 12345, a voice call's parameters) checks out."""
+    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+    params = {
+        "CallSid": "CA1234567890ABCDE",
+        "Caller": "+12349013030",
+        "Digits": "1234",
+        "From": "+12349013030",
+        "To": "+18005551212",
+    }
+    form = MultiDict(params)
+    assert signature_matches(TOKEN, url, form, "0/KCTR6DLpKmkAf8muzZqo1nDgQ=", None)
+    assert not signature_matches(TOKEN, url, form, "0/KCTR6DLpKmkAf8muzZqo1nDgR=", None)
+    assert not signature_matches(TOKEN, url, MultiDict(), "0/KCTR6DLpKmkAf8muzZqo1nDgQ=", None)
