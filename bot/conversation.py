@@ -3,8 +3,9 @@
 Order matters and is fixed: the text is classified, stored, and crisis is handled before
 anything else (alert and page rows written first); opt-out and opt-in change consent; only then
 are questions answered. The reply cap never silences a safety reply or a consent confirmation.
-The common path is four statements (a de-duplication lookup, the patient upsert that also counts
-texts for the reply cap, the inbound row and the reply row), because every patient waits on it.
+The common path is three Core statements (the patient upsert that also counts texts for the reply
+cap and skips a stored MessageSid, the inbound row and the reply row) and no ORM session, because
+every patient waits on it.
 """
 
 from __future__ import annotations
@@ -96,14 +97,13 @@ class PatientState:
     changes: dict[str, Any] = field(default_factory=dict)
 
 
-def stored_answer(session: Session, sid: str) -> Outcome | None:
+def stored_answer(connection: Connection, sid: str) -> Outcome | None:
     """Return the answer already given to the text with this MessageSid, if it was stored."""
-    connection = session.connection()
     row = _statements(connection).inbound_by_sid.first_row(connection, {"sid": sid})
     if row is None:
         return None
     inbound_id = int(row[0])
-    reply = session.scalar(
+    reply = connection.scalar(
         select(Message.body)
         .where(Message.reply_to_id == inbound_id, Message.purpose == Purpose.REPLY)
         .order_by(Message.id)
@@ -113,8 +113,42 @@ def stored_answer(session: Session, sid: str) -> Outcome | None:
     return Outcome(reply=reply, inbound_id=inbound_id, duplicate=True)
 
 
+class _SessionOnDemand:
+    """An ORM session on the caller's connection, made only when a rare path needs one.
+
+    The common path (a question answered) is a few Core statements; building a Session and its
+    transaction for each text would cost more than they do.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._session: Session | None = None
+
+    def get(self) -> Session:
+        """Return the session, joining the connection's transaction the first time."""
+        if self._session is None:
+            # rollback_only: the caller's transaction is committed by the caller, never here.
+            self._session = Session(
+                bind=self._connection,
+                join_transaction_mode="rollback_only",
+                expire_on_commit=False,
+            )
+        return self._session
+
+    def finish(self, flush: bool) -> None:
+        """Write what the session holds (when flush) and let it go; the transaction stays."""
+        if self._session is None:
+            return
+        try:
+            if flush:
+                self._session.flush()
+        finally:
+            self._session.close()
+            self._session = None
+
+
 def handle_inbound(
-    session: Session,
+    connection: Connection,
     clinic: ClinicInfo,
     text: InboundText,
     intent: Intent,
@@ -124,20 +158,53 @@ def handle_inbound(
     now: datetime,
     public_base_url: str | None,
 ) -> Outcome:
-    """Store and act on one inbound text, classified as if a check-in were awaited; the caller
-    commits. Raises RepeatedMessageSid when a concurrent request stored its MessageSid first."""
-    connection = session.connection()
+    """Store and act on one inbound text, classified as if a check-in were awaited, on the
+    caller's connection and in its transaction; the caller commits. Raises RepeatedMessageSid
+    when a concurrent request stored its MessageSid first."""
+    orm = _SessionOnDemand(connection)
+    try:
+        outcome = _handle(
+            connection,
+            orm,
+            clinic,
+            text,
+            intent,
+            catalog=catalog,
+            matcher=matcher,
+            now=now,
+            public_base_url=public_base_url,
+        )
+    except BaseException:
+        orm.finish(flush=False)
+        raise
+    orm.finish(flush=True)
+    return outcome
+
+
+def _handle(
+    connection: Connection,
+    orm: _SessionOnDemand,
+    clinic: ClinicInfo,
+    text: InboundText,
+    intent: Intent,
+    *,
+    catalog: Catalog,
+    matcher: Matcher,
+    now: datetime,
+    public_base_url: str | None,
+) -> Outcome:
+    """Do handle_inbound's work, with an ORM session only if a rare path asks for one."""
     first_language = intent.language if intent.language in catalog.languages else "en"
     patient = _upsert_patient(connection, clinic, text, first_language, now)
     if patient is None:
-        repeat = stored_answer(session, text.sid)
+        repeat = stored_answer(connection, text.sid)
         if repeat is None:
             raise RepeatedMessageSid(text.sid)
         return repeat
     awaited: int | None = None
     if intent.kind is IntentKind.CHECKIN_SCORE:
         # Only a score-shaped text pays for this lookup.
-        awaited = _awaited_checkin(session, patient.id, now)
+        awaited = _awaited_checkin(connection, patient.id, now)
         if awaited is None:
             intent = matcher.classify(text.body, awaiting_checkin=False)
     language = intent.language or patient.language
@@ -147,7 +214,7 @@ def handle_inbound(
     inbound_id = _insert_inbound(connection, clinic, text, patient.id, intent, language, now)
     outcome = Outcome(reply=None, inbound_id=inbound_id, intent=intent)
     conversation = _Conversation(
-        session, clinic, patient, inbound_id, catalog, matcher, language, now, public_base_url
+        orm, clinic, patient, inbound_id, catalog, matcher, language, now, public_base_url
     )
     reply = conversation.apply(intent, text.body, outcome, awaited)
     if reply is not None:
@@ -170,7 +237,9 @@ def handle_inbound(
             },
         )
     if patient.changes:
-        session.execute(update(Patient).where(Patient.id == patient.id).values(**patient.changes))
+        connection.execute(
+            update(Patient).where(Patient.id == patient.id).values(**patient.changes)
+        )
     return outcome
 
 
@@ -336,9 +405,9 @@ def _insert_inbound(
     return int(row[0])
 
 
-def _awaited_checkin(session: Session, patient_id: int, now: datetime) -> int | None:
+def _awaited_checkin(connection: Connection, patient_id: int, now: datetime) -> int | None:
     """Return the appointment whose recent check-in still awaits this patient's score."""
-    return session.scalar(
+    return connection.scalar(
         select(Appointment.id)
         .join(Reminder, Reminder.appointment_id == Appointment.id)
         .where(
@@ -370,7 +439,7 @@ Reply = tuple[str, dict[str, str]]
 class _Conversation:
     """The state one inbound text is applied to."""
 
-    session: Session
+    orm: _SessionOnDemand
     clinic: ClinicInfo
     patient: PatientState
     inbound_id: int
@@ -379,6 +448,11 @@ class _Conversation:
     language: str
     now: datetime
     public_base_url: str | None
+
+    @property
+    def session(self) -> Session:
+        """Return the ORM session the rare paths write through."""
+        return self.orm.get()
 
     def apply(
         self, intent: Intent, body: str, outcome: Outcome, awaited: int | None

@@ -14,7 +14,7 @@ from bot.conversation import (
     stored_answer,
 )
 from bot.services import Services
-from schedules.db import transaction
+from schedules.db import connection_transaction
 from schedules.phones import mask_phone
 
 log = logging.getLogger("clinicbot.inbound")
@@ -40,9 +40,9 @@ def receive_text(
     # Classifying is pure: done before the transaction, it never holds a database lock.
     intent = matcher.classify(text.body, awaiting_checkin=True)
     try:
-        with transaction(svc.sessions) as session:
+        with connection_transaction(svc.engine) as connection:
             outcome = handle_inbound(
-                session,
+                connection,
                 clinic,
                 text,
                 intent,
@@ -53,8 +53,8 @@ def receive_text(
             )
     except RepeatedMessageSid:
         # A concurrent request stored this SID first; its transaction has committed by now.
-        with transaction(svc.sessions) as session:
-            repeat = stored_answer(session, text.sid)
+        with connection_transaction(svc.engine) as connection:
+            repeat = stored_answer(connection, text.sid)
         if repeat is None:
             raise
         return repeat

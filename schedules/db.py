@@ -145,6 +145,18 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+@contextmanager
+def connection_transaction(engine: Engine) -> Iterator[Connection]:
+    """Yield a connection whose work is committed on success and rolled back on error."""
+    lock = writer_lock(engine)
+    with (
+        lock.held() if lock else nullcontext(),
+        engine.connect() as connection,
+        connection.begin(),
+    ):
+        yield connection
+
+
 class ConnectionTransactions:
     """One connection kept across many short write transactions, each under the writer lock.
 

@@ -399,7 +399,7 @@ def simulate(
             body=body,
         )
         outcome = handle_inbound(
-            session,
+            session.connection(),
             clinic,
             text,
             intent,
