@@ -2,9 +2,11 @@
 
 Never twice: a worker claims a batch of due reminders (FOR UPDATE SKIP LOCKED on PostgreSQL; on
 SQLite one writer at a time), then, one text at a time, commits the reminder as `sending` before
-handing it to Twilio and commits the outcome after. A crash can leave at most the one text in
-flight as `sending`; a later sweep marks it `unknown` and alerts staff instead of resending it.
-Claimed texts never handed over go back to `pending`, guarded by the claim token.
+handing it to Twilio and commits the outcome after. A crash can leave at most two texts as
+`sending` (on SQLite, or with a send rate limit, one): the one with Twilio and, on PostgreSQL, the
+next one, already marked but not yet sent. A later sweep marks them `unknown` and alerts staff
+instead of resending them. Claimed texts never marked go back to `pending`, guarded by the claim
+token.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -113,6 +116,13 @@ class SendRate:
             if before_sleeping is not None:
                 before_sleeping()
             self._sleep(at - now)
+
+    def would_wait(self, sender_key: str, per_second: float) -> bool:
+        """Return whether a text from this sender would have to wait if it were sent now."""
+        if per_second <= 0:
+            return False
+        with self._lock:
+            return self._next.get(sender_key, float("-inf")) > self._clock()
 
 
 @dataclass(frozen=True)
@@ -272,13 +282,21 @@ def dispatch_due(
         batch = claim_due(factory, now, token, batch_size, report)
         with HandOver(factory, sender, now, status_callback) as hand_over:
             for position, item in enumerate(batch):
-                if abandon is not None and abandon.is_set():
+                abandoning = abandon is not None and abandon.is_set()
+                if abandoning and not hand_over.marked(item):
                     hand_over.record_pending()
                     release(factory, batch[position:], now)
                     report.reminders["released"] += len(batch) - position
                     break
                 rate.wait(item.from_number, item.per_second, hand_over.record_pending)
-                report.reminders[hand_over.send(item)] += 1
+                following = batch[position + 1] if position + 1 < len(batch) else None
+                if (
+                    following is None
+                    or abandoning
+                    or rate.would_wait(following.from_number, following.per_second)
+                ):
+                    following = None
+                report.reminders[hand_over.send(item, following)] += 1
         if len(batch) < batch_size:
             break
     if report.pages or report.reminders:
@@ -445,10 +463,17 @@ class HandOver:
     """Hands claimed reminders to the sender one at a time, on one connection kept for the batch.
 
     Each text is committed as `sending` (with its audit row) before it goes to the sender. The
-    outcome of a successful send is committed with the next text's `sending` mark, one commit a
-    text instead of two: a crash still leaves at most the one text in flight as `sending`. The
-    last outcome is committed when the batch ends, and before any wait (SendRate, shutdown),
-    so a status callback never waits long for its message.
+    outcome of a successful send is committed with a later text's `sending` mark, one commit a
+    text instead of two. The last outcome is committed when the batch ends, and before any wait
+    (SendRate, shutdown), so a status callback never waits long for its message.
+
+    On PostgreSQL the next text's `sending` mark is committed on a second thread while this text
+    is with the sender, so the durable WAL flush of each mark (what bounds the send rate) costs
+    no wall time. The price: a crash can leave two texts `sending`, the one with the sender and
+    the next one, marked but not yet sent; both become `unknown` for staff, neither is resent.
+    A text is marked ahead only when it may go at once (no send-rate wait) and is for another
+    patient, so this text's errors (an opt-out, a bad number) never concern a marked text.
+    SQLite's commits cost no round trip: there each text is marked just before it is sent.
     """
 
     def __init__(
@@ -466,6 +491,10 @@ class HandOver:
         self._connections = ConnectionTransactions(factory)
         self._one_statement = self._connections.dialect_name == "postgresql"
         self._pending: _Sent | None = None
+        # The text being marked `sending` on the hand-over thread: its reminder id and the
+        # future of its audit row's id (None: its claim was lost).
+        self._ahead: tuple[int, Future[int | None]] | None = None
+        self._thread: ThreadPoolExecutor | None = None
 
     def __enter__(self) -> HandOver:
         return self
@@ -474,10 +503,54 @@ class HandOver:
         try:
             self.record_pending()
         finally:
+            # The thread must be done with the connection before it goes back to the pool.
+            if self._thread is not None:
+                self._thread.shutdown(wait=True)
             self._connections.close()
 
-    def send(self, item: Claimed) -> str:
-        """Hand one claimed reminder to the sender, committing before it; return its status."""
+    def marked(self, item: Claimed) -> bool:
+        """Return whether item is being marked `sending` ahead of its turn (it must be sent)."""
+        return self._ahead is not None and self._ahead[0] == item.reminder_id
+
+    def send(self, item: Claimed, following: Claimed | None = None) -> str:
+        """Hand one claimed reminder to the sender, committing before it; return its status.
+
+        following: the text to send right after this one, without a wait; on PostgreSQL it is
+        marked `sending` while this one is with the sender.
+        """
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == item.reminder_id:
+            message_id = ahead[1].result()
+        else:
+            if ahead is not None:
+                # Marked ahead but not sent: it stays `sending`, becomes `unknown`, never resent.
+                ahead[1].result()
+            message_id = self._mark(self._values(item))
+        if message_id is None:
+            return "lost_claim"
+        if (
+            self._one_statement
+            and following is not None
+            and following.patient_id != item.patient_id
+        ):
+            self._mark_ahead(following)
+        elif self._pending is not None:
+            # No mark to take the last outcome along (it was marked ahead): record it alone.
+            self.record_pending()
+        try:
+            result = self._sender.send(
+                to=item.to,
+                body=item.body,
+                from_number=item.from_number,
+                status_callback=self._status_callback,
+            )
+        except SendError as exc:
+            return _record_failure(self._factory, item.reminder_id, message_id, exc, self._now)
+        self._pending = _Sent(item.reminder_id, message_id, result.sid, result.status)
+        return ReminderStatus.SENT
+
+    def _values(self, item: Claimed) -> dict[str, Any]:
+        """Return the parameters marking item `sending`, taking the last outcome along."""
         values = {
             **self._pending_values(),
             "reminder_id": item.reminder_id,
@@ -492,24 +565,20 @@ class HandOver:
             "now": self._now,
         }
         self._pending = None
-        message_id = (
-            self._hand_over_in_one_statement(values)
-            if self._one_statement
-            else self._hand_over_in_a_transaction(values)
-        )
-        if message_id is None:
-            return "lost_claim"
-        try:
-            result = self._sender.send(
-                to=item.to,
-                body=item.body,
-                from_number=item.from_number,
-                status_callback=self._status_callback,
-            )
-        except SendError as exc:
-            return _record_failure(self._factory, item.reminder_id, message_id, exc, self._now)
-        self._pending = _Sent(item.reminder_id, message_id, result.sid, result.status)
-        return ReminderStatus.SENT
+        return values
+
+    def _mark(self, values: dict[str, Any]) -> int | None:
+        """Mark a text `sending` (and record the last outcome); return its audit row's id."""
+        if self._one_statement:
+            return self._hand_over_in_one_statement(values)
+        return self._hand_over_in_a_transaction(values)
+
+    def _mark_ahead(self, item: Claimed) -> None:
+        """Start marking item `sending` on the hand-over thread."""
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hand-over")
+        future = self._thread.submit(self._hand_over_in_one_statement, self._values(item))
+        self._ahead = (item.reminder_id, future)
 
     def _pending_values(self) -> dict[str, Any]:
         """Return the parameters recording the last text's outcome (None: no text pending)."""
@@ -553,6 +622,9 @@ class HandOver:
 
     def record_pending(self) -> None:
         """Commit the outcome of the last text sent, if it is not committed yet."""
+        if self._ahead is not None:
+            # The connection is the hand-over thread's until its statement is done.
+            self._ahead[1].result()
         if self._pending is None:
             return
         values = self._pending_values()

@@ -377,6 +377,39 @@ def test_at_most_one_text_is_ever_in_flight_unrecorded(svc, clinic, twilio_stub)
     assert all(sids[r.message_id] == r.twilio_sid for r in sent)
 
 
+def test_without_a_rate_limit_each_text_leaves_marked_and_at_most_two_are_sending(
+    svc, clinic, twilio_stub
+):
+    due = book_three_due_together(svc, clinic["id"])
+    with transaction(svc.sessions) as session:
+        row = session.get_one(Clinic, clinic["id"])
+        row.settings = {**row.settings, "send_rate_per_second": 0}
+    seen: list[tuple[str | None, list[str]]] = []
+
+    class Watching:
+        """Notes the leaving text's stored status and every status, then sends."""
+
+        def send(self, **kwargs: Any) -> Any:
+            with transaction(svc.sessions) as session:
+                leaving = session.scalar(
+                    select(Reminder.status)
+                    .join(Patient, Patient.id == Reminder.patient_id)
+                    .where(Patient.phone == kwargs["to"], Reminder.due_at == due)
+                )
+            seen.append((leaving, statuses(svc)))
+            return svc.sender.send(**kwargs)
+
+    report = dispatch_due(svc.sessions, Watching(), due)
+    assert report.reminders["sent"] == 3 and len(seen) == 3
+    for position, (leaving, snapshot) in enumerate(seen):
+        assert leaving == "sending"  # committed before it left
+        # Besides it, at most the next one (marked ahead) and the one before (recorded with
+        # the mark after next) are not settled: never more than two `sending` at once.
+        assert 1 <= snapshot.count("sending") <= 2
+        assert snapshot.count("sent") >= position - 1
+    assert statuses(svc).count("sent") == 3 and len(twilio_stub.requests) == 3
+
+
 def test_the_last_outcome_is_recorded_before_the_send_rate_waits(svc, clinic, twilio_stub):
     due = book_three_due_together(svc, clinic["id"])
     with transaction(svc.sessions) as session:
