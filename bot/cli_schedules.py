@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from typing import IO
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
@@ -15,7 +15,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.services import services
 from schedules.clinics import clinic_by_slug
 from schedules.db import transaction
-from schedules.importer import ScheduleCheck, apply_schedule_csv, check_schedule_csv
+from schedules.importer import (
+    FileChanged,
+    ScheduleCheck,
+    apply_schedule_csv,
+    check_schedule_csv,
+)
 
 # Files longer than this get a progress bar while their rows are checked.
 PROGRESS_ROWS = 2_000
@@ -29,33 +34,40 @@ def _app() -> Flask:
 
 
 @click.command("import")
-@click.argument("file", type=click.File("rb"))
+@click.argument(
+    "file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
+)
 @click.option("--clinic", "slug", required=True, help="The clinic's slug.")
 @click.option("--dry-run", is_flag=True, help="Show what would change and write nothing.")
 @click.option(
     "--skip-invalid", is_flag=True, help="Import the valid rows and report the invalid ones."
 )
-def import_command(file: IO[bytes], slug: str, dry_run: bool, skip_invalid: bool) -> None:
+def import_command(file: Path, slug: str, dry_run: bool, skip_invalid: bool) -> None:
     """Load a schedule CSV: new, moved and cancelled appointments, and their reminders."""
-    data = file.read()
+    # A file is read from its path a piece at a time (twice); standard input can be read once.
+    source: Path | bytes = sys.stdin.buffer.read() if str(file) == "-" else file
     app = _app()
     try:
-        _import(services(app).sessions, data, slug, dry_run, skip_invalid)
+        _import(services(app).sessions, source, slug, dry_run, skip_invalid)
     finally:
         services(app).engine.dispose()
 
 
 def _import(
-    sessions: sessionmaker[Session], data: bytes, slug: str, dry_run: bool, skip_invalid: bool
+    sessions: sessionmaker[Session],
+    source: Path | bytes,
+    slug: str,
+    dry_run: bool,
+    skip_invalid: bool,
 ) -> None:
-    """Read, check and load the file's bytes for the clinic, exiting 1 on invalid input."""
+    """Read, check and load the file for the clinic, exiting 1 on invalid input."""
     with transaction(sessions) as session:
         found = clinic_by_slug(session, slug)
         if found is None:
             raise click.BadParameter(f"no clinic {slug!r}", param_hint="--clinic")
         zone = ZoneInfo(found.timezone)
 
-    parsed = _read(data, zone)
+    parsed = _read(source, zone)
     if parsed.ignored_columns:
         click.echo(
             "warning: ignoring unknown columns: " + ", ".join(parsed.ignored_columns), err=True
@@ -84,8 +96,10 @@ def _import(
                 raise click.BadParameter(f"no clinic {slug!r}", param_hint="--clinic")
             # The file is read again a chunk at a time, inside this one transaction.
             report = apply_schedule_csv(
-                session, clinic, data, parsed, datetime.now(UTC), dry_run=dry_run
+                session, clinic, source, parsed, datetime.now(UTC), dry_run=dry_run
             )
+    except FileChanged as exc:
+        raise click.ClickException(str(exc)) from None
     except IntegrityError:
         raise click.ClickException(
             "the clinic's patients changed while importing (a new patient texted in, or "
@@ -103,10 +117,21 @@ def _import(
     click.echo(f"imported {parsed.valid_rows} rows into {slug}{skipped}: {report.summary()}")
 
 
-def _read(data: bytes, zone: ZoneInfo) -> ScheduleCheck:
+def _read(source: Path | bytes, zone: ZoneInfo) -> ScheduleCheck:
     """Check the file, with a progress bar on standard error when it is long."""
-    lines = data.count(b"\n")
+    lines = _count_lines(source)
     if lines <= PROGRESS_ROWS:
-        return check_schedule_csv(data, zone)
+        return check_schedule_csv(source, zone)
     with click.progressbar(length=lines, label="checking rows", file=sys.stderr) as bar:
-        return check_schedule_csv(data, zone, progress=bar.update)
+        return check_schedule_csv(source, zone, progress=bar.update)
+
+
+def _count_lines(source: Path | bytes) -> int:
+    """Return how many line breaks the file has, reading a path a piece at a time."""
+    if isinstance(source, bytes):
+        return source.count(b"\n")
+    lines = 0
+    with source.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            lines += chunk.count(b"\n")
+    return lines

@@ -5,7 +5,8 @@ Reading is split from writing so the CLI, the staff upload page and the JSON API
 ``ScheduleRow`` values and ``RowProblem`` reports; ``plan_changes`` says what loading them would do;
 ``apply_schedule`` does it. A large file goes through ``check_schedule_csv`` (every row checked,
 none kept) and ``apply_schedule_csv`` (the file read again and loaded a chunk at a time in the
-caller's one transaction), so memory stays flat however long the file is.
+caller's one transaction), so memory stays flat however long the file is. Given a path, both read
+the file a piece at a time, and the load refuses a file whose bytes are not those checked.
 
 Decisions a clinic may ask about:
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
 import logging
 import re
@@ -36,7 +38,8 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
-from typing import IO, Any, Protocol
+from pathlib import Path
+from typing import IO, Any, BinaryIO, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
@@ -112,6 +115,16 @@ _DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
 _DURATION = re.compile(r"(\d+)(?:\.0*)?")
 
 
+# The cells of a row besides its id, phone, start and name; a schedule repeats their texts.
+_DETAIL_COLUMNS = ("duration_minutes", "status", "treatment", "language", "sms_consent")
+# What those cells say: duration, status, treatment, language, consent, and the problems.
+_Details = tuple[int, Any, Any, Any, Any, tuple[str, ...]]
+
+
+# What a file import reads: text, bytes, or a file's path (read a piece at a time, twice).
+Source = str | bytes | Path
+
+
 class _Reader(Protocol):
     """What this module uses of a csv reader (its class is private)."""
 
@@ -176,7 +189,7 @@ def parse_schedule_csv(
 
 
 def read_schedule_csv(
-    source: str | bytes | IO[str] | IO[bytes],
+    source: Source | IO[str] | IO[bytes],
     zone: ZoneInfo,
     region: str = DEFAULT_REGION,
     progress: Callable[[int], None] | None = None,
@@ -189,6 +202,12 @@ def read_schedule_csv(
         rows, row_problems = validate_rows(opened.records, zone, region)
     except csv.Error as exc:
         return opened.unreadable(exc)
+    except UnicodeDecodeError:
+        return ScheduleFile([], [RowProblem(1, FILE_CHANGED, True)], opened.ignored)
+    finally:
+        opened.close()
+    if opened.changed():
+        return ScheduleFile([], [RowProblem(1, FILE_CHANGED, True)], opened.ignored)
     problems = opened.problems + row_problems
     problems.sort(key=lambda p: p.line)
     return ScheduleFile(rows, problems, opened.ignored)
@@ -203,6 +222,10 @@ class _Opened:
     # Rows that do not fit the header, noted as the records are read.
     problems: list[RowProblem]
     ignored: list[str]
+    # A file read from its path: its stream, and the digest of the bytes found UTF-8.
+    text: IO[str] | None = None
+    file: _DigestReader | None = None
+    scanned: str | None = None
 
     def unreadable(self, exc: csv.Error) -> ScheduleFile:
         """Return the whole-file problem for a CSV that cannot be read past this point."""
@@ -210,32 +233,131 @@ class _Opened:
         problem = RowProblem(line, f"cannot read the CSV here: {exc}", True)
         return ScheduleFile([], [problem], self.ignored)
 
+    def digest(self) -> str | None:
+        """Return the digest of the bytes read so far from a file path, None for other input."""
+        return None if self.file is None else self.file.hexdigest()
+
+    def changed(self) -> bool:
+        """Return whether a file read to its end is not the one whose bytes were checked."""
+        return self.file is not None and self.file.hexdigest() != self.scanned
+
+    def close(self) -> None:
+        """Close the file read from its path, if any."""
+        if self.text is not None:
+            self.text.close()
+
+
+class _DigestReader(io.RawIOBase):
+    """A binary file read through, hashing the bytes that pass: a path may change between reads."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        super().__init__()
+        self._file = file
+        self._digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        """Return True: this stream is for reading."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Read into buffer, hashing what was read."""
+        count = self._file.readinto(buffer)
+        self._digest.update(memoryview(buffer)[:count])
+        return count
+
+    def hexdigest(self) -> str:
+        """Return the digest of every byte read so far."""
+        return self._digest.hexdigest()
+
+    def close(self) -> None:
+        """Close the file underneath."""
+        self._file.close()
+        super().close()
+
+
+# A file whose bytes are not those that were checked: nothing of it may be written.
+FILE_CHANGED = "the file changed while it was being imported; nothing was imported: import it again"
+
+
+class FileChanged(ValueError):
+    """A file read from its path again is not the one that was checked."""
+
 
 def _open(
-    source: str | bytes | IO[str] | IO[bytes], progress: Callable[[int], None] | None
+    source: Source | IO[str] | IO[bytes], progress: Callable[[int], None] | None
 ) -> _Opened | ScheduleFile:
     """Start reading a CSV; return its whole-file problem instead when it cannot be read."""
-    data, problem = _data(source)
-    if problem is not None:
-        return ScheduleFile([], [problem])
-    reader = csv.reader(_text_stream(data))
+    file: _DigestReader | None = None
+    scanned: str | None = None
+    if isinstance(source, Path):
+        problem, scanned = _scan_file(source)
+        if problem is not None:
+            return ScheduleFile([], [problem])
+        file = _DigestReader(source.open("rb"))
+        stream: IO[str] = io.TextIOWrapper(
+            io.BufferedReader(file, UTF8_CHECK_BYTES), encoding="utf-8-sig", newline=None
+        )
+    else:
+        data, problem = _data(source)
+        if problem is not None:
+            return ScheduleFile([], [problem])
+        stream = _text_stream(data)
+    try:
+        reader = csv.reader(stream)
+        opened = _Opened(reader, iter(()), [], [], stream if file else None, file, scanned)
+        found = _read_header(opened)
+    except BaseException:
+        stream.close()
+        raise
+    if isinstance(found, ScheduleFile):
+        stream.close()
+        return found
+    positions, width = found
+    records = _records(reader, positions, width, opened.problems)
+    opened.records = records if progress is None else _counted(records, progress)
+    return opened
+
+
+def _read_header(opened: _Opened) -> tuple[dict[str, int], int] | ScheduleFile:
+    """Return the columns' positions and the header's width, or what stops the file loading."""
+    reader = opened.reader
     try:
         header, header_line = _header(reader)
     except csv.Error as exc:
         return ScheduleFile([], [RowProblem(reader.line_num or 1, f"not a CSV file: {exc}", True)])
+    except UnicodeDecodeError:
+        return ScheduleFile([], [RowProblem(1, FILE_CHANGED, True)])
     if header is None:
         message = "the file is empty: its first line must name the columns"
         return ScheduleFile([], [RowProblem(1, message, True)])
-    positions, ignored, header_problems = _map_header(header)
+    positions, opened.ignored, header_problems = _map_header(header)
     if header_problems:
         return ScheduleFile(
-            [], [RowProblem(header_line, m, True) for m in header_problems], ignored
+            [], [RowProblem(header_line, m, True) for m in header_problems], opened.ignored
         )
-    problems: list[RowProblem] = []
-    records = _records(reader, positions, len(header), problems)
-    if progress is not None:
-        records = _counted(records, progress)
-    return _Opened(reader, records, problems, ignored)
+    return positions, len(header)
+
+
+def _scan_file(path: Path) -> tuple[RowProblem | None, str]:
+    """Check a file is UTF-8 a piece at a time; return the problem if not, and its digest."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    digest = hashlib.sha256()
+    lines = 0
+    with path.open("rb") as file:
+        while True:
+            chunk = file.read(UTF8_CHECK_BYTES)
+            digest.update(chunk)
+            pending = decoder.getstate()[0]
+            try:
+                decoder.decode(chunk, not chunk)
+            except UnicodeDecodeError as exc:
+                # The decoder reports positions in what it held over plus this piece.
+                data = pending + chunk
+                line = lines + data.count(b"\n", 0, exc.start) + 1
+                return RowProblem(line, _not_utf8(exc, data), True), ""
+            if not chunk:
+                return None, digest.hexdigest()
+            lines += chunk.count(b"\n")
 
 
 def _data(source: str | bytes | IO[str] | IO[bytes]) -> tuple[str | bytes, RowProblem | None]:
@@ -273,7 +395,8 @@ def _decode(source: str | bytes | IO[str] | IO[bytes]) -> tuple[str, RowProblem 
     if isinstance(data, str):
         return data.removeprefix("\ufeff"), None
     try:
-        return data.decode("utf-8-sig"), None
+        # Not utf-8-sig: its error positions leave out the BOM, and the byte shown was wrong.
+        return data.decode("utf-8").removeprefix("\ufeff"), None
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         return "", RowProblem(line, _not_utf8(exc, data), True)
@@ -398,12 +521,17 @@ class _Checker:
     starts: dict[tuple[str, str, str, bool], tuple[datetime | None, tuple[str, ...]]] = field(
         default_factory=dict
     )
+    details: dict[tuple[str, ...], _Details] = field(default_factory=dict)
 
     def check(self, line: int, values: Mapping[str, Any]) -> tuple[ScheduleRow | None, list[str]]:
         """Check one row; return it (None if invalid) and every problem with it."""
         if len(self.starts) > CACHE_LIMIT:
             self.starts.clear()
-        return _validate_row(line, values, self.zone, self.region, self.phones, self.starts)
+        if len(self.details) > CACHE_LIMIT:
+            self.details.clear()
+        return _validate_row(
+            line, values, self.zone, self.region, self.phones, self.starts, self.details
+        )
 
 
 class _IdLines:
@@ -465,6 +593,7 @@ def _validate_row(
     region: str,
     phones: dict[str, str | InvalidPhoneNumber],
     starts: dict[tuple[str, str, str, bool], tuple[datetime | None, tuple[str, ...]]],
+    details: dict[tuple[str, ...], _Details],
 ) -> tuple[ScheduleRow | None, list[str]]:
     """Check one row; return it (None if invalid) and every problem with it."""
     messages: list[str] = []
@@ -477,21 +606,7 @@ def _validate_row(
     phone = _phone(_text(values.get("phone")), region, phones, messages)
     starts_at = _cached_start(values, zone, messages, starts)
 
-    duration = DEFAULT_DURATION_MINUTES
-    duration_text = _text(values.get("duration_minutes"))
-    if duration_text:
-        match = _DURATION.fullmatch(duration_text)
-        duration = int(match.group(1)) if match else 0
-        if not 1 <= duration <= MAX_DURATION_MINUTES:
-            messages.append(
-                f"duration_minutes {duration_text!r} is not a whole number of minutes "
-                f"from 1 to {MAX_DURATION_MINUTES}"
-            )
-
-    status = _word(values, "status", STATUS_WORDS, "scheduled or cancelled", messages)
-    treatment = _word(values, "treatment", TREATMENT_WORDS, "iv or nasal", messages)
-    language = _word(values, "language", LANGUAGE_WORDS, "en or es", messages)
-    consent = _word(values, "sms_consent", CONSENT_WORDS, "yes or no", messages)
+    duration, status, treatment, language, consent = _cached_details(values, messages, details)
 
     name = _text(values.get("patient_name")) or None
     if name is not None and len(name) > MAX_NAME:
@@ -514,6 +629,41 @@ def _validate_row(
         ),
         messages,
     )
+
+
+def _cached_details(
+    values: Mapping[str, Any], messages: list[str], cache: dict[tuple[str, ...], _Details]
+) -> tuple[int, Any, Any, Any, Any]:
+    """Return _details's answer, remembered by the texts it reads: a schedule repeats them."""
+    key = tuple(values.get(column) for column in _DETAIL_COLUMNS)
+    if not all(value is None or type(value) is str for value in key):
+        # API values of other types: 1 and True would share a key.
+        said: list[str] = []
+        found = (*_details(values, said), tuple(said))
+    elif (found := cache.get(key)) is None:
+        said = []
+        found = cache[key] = (*_details(values, said), tuple(said))
+    messages.extend(found[5])
+    return found[0], found[1], found[2], found[3], found[4]
+
+
+def _details(values: Mapping[str, Any], messages: list[str]) -> tuple[int, Any, Any, Any, Any]:
+    """Return the row's duration, status, treatment, language and consent, noting what is wrong."""
+    duration = DEFAULT_DURATION_MINUTES
+    duration_text = _text(values.get("duration_minutes"))
+    if duration_text:
+        match = _DURATION.fullmatch(duration_text)
+        duration = int(match.group(1)) if match else 0
+        if not 1 <= duration <= MAX_DURATION_MINUTES:
+            messages.append(
+                f"duration_minutes {duration_text!r} is not a whole number of minutes "
+                f"from 1 to {MAX_DURATION_MINUTES}"
+            )
+    status = _word(values, "status", STATUS_WORDS, "scheduled or cancelled", messages)
+    treatment = _word(values, "treatment", TREATMENT_WORDS, "iv or nasal", messages)
+    language = _word(values, "language", LANGUAGE_WORDS, "en or es", messages)
+    consent = _word(values, "sms_consent", CONSENT_WORDS, "yes or no", messages)
+    return duration, status, treatment, language, consent
 
 
 def _phone(
@@ -894,6 +1044,8 @@ class ScheduleCheck:
     wishes: dict[str, _PatientWish] = field(default_factory=dict)
     # Reading the file again reuses the checks' answers (phone parsing is the slow part).
     checker: _Checker | None = None
+    # A path's digest as checked: loading it refuses other bytes.
+    digest: str | None = None
 
     @property
     def readable(self) -> bool:
@@ -902,12 +1054,15 @@ class ScheduleCheck:
 
 
 def check_schedule_csv(
-    source: str | bytes,
+    source: Source,
     zone: ZoneInfo,
     region: str = DEFAULT_REGION,
     progress: Callable[[int], None] | None = None,
 ) -> ScheduleCheck:
-    """Check a schedule CSV as read_schedule_csv does, keeping only what loading it needs."""
+    """Check a schedule CSV as read_schedule_csv does, keeping only what loading it needs.
+
+    A path is read a piece at a time; apply_schedule_csv refuses it if its bytes then differ.
+    """
     opened = _open(source, progress)
     if isinstance(opened, ScheduleFile):
         return ScheduleCheck(opened.problems, zone, region, opened.ignored_columns)
@@ -920,6 +1075,13 @@ def check_schedule_csv(
             _add_wish(check.wishes, row)
     except csv.Error as exc:
         return ScheduleCheck(opened.unreadable(exc).problems, zone, region, opened.ignored)
+    except UnicodeDecodeError:
+        return ScheduleCheck([RowProblem(1, FILE_CHANGED, True)], zone, region, opened.ignored)
+    finally:
+        opened.close()
+    if opened.changed():
+        return ScheduleCheck([RowProblem(1, FILE_CHANGED, True)], zone, region, opened.ignored)
+    check.digest = opened.digest()
     check.problems = opened.problems + row_problems + ids.problems()
     check.problems.sort(key=lambda p: p.line)
     if ids.repeated:
@@ -927,7 +1089,7 @@ def check_schedule_csv(
         check.duplicated = frozenset(ids.repeated)
         check.valid_rows = 0
         check.wishes = {}
-        for row in _rows_to_load(source, check.checker, check.duplicated):
+        for row in _rows_to_load(source, check):
             check.valid_rows += 1
             _add_wish(check.wishes, row)
     return check
@@ -936,7 +1098,7 @@ def check_schedule_csv(
 def apply_schedule_csv(
     session: Session,
     clinic: Clinic,
-    source: str | bytes,
+    source: Source,
     check: ScheduleCheck,
     now: datetime,
     dry_run: bool = False,
@@ -949,6 +1111,9 @@ def apply_schedule_csv(
     """
     if not check.readable:
         raise ValueError("the file cannot be read; check_schedule_csv said why")
+    if isinstance(source, Path) and _scan_file(source)[1] != check.digest:
+        # Caught before writing; a change while the rows are read is caught after the last.
+        raise FileChanged(FILE_CHANGED)
     if not dry_run:
         _lock_clinic(session, clinic)
     report = ImportReport(timezone=clinic.timezone, listed=dry_run)
@@ -965,9 +1130,7 @@ def apply_schedule_csv(
     if not dry_run:
         phone_to_id = _write_patients(session, clinic, patients, now)
         touched |= {phone_to_id[w.phone] for w in patients.new_patients}
-    rows = _rows_to_load(
-        source, check.checker or _Checker(check.zone, check.region), check.duplicated
-    )
+    rows = _rows_to_load(source, check)
     while chunk := list(islice(rows, IMPORT_CHUNK)):
         step = _Plan(report, patient_of_phone=patients.patient_of_phone)
         _plan_appointments(session, clinic, chunk, step, lookup=dry_run or stored is not None)
@@ -979,17 +1142,28 @@ def apply_schedule_csv(
     return report
 
 
-def _rows_to_load(
-    source: str | bytes, checker: _Checker, duplicated: Collection[str]
-) -> Iterator[ScheduleRow]:
-    """Yield a checked file's valid rows again, leaving out the repeated appointment_ids."""
+def _rows_to_load(source: Source, check: ScheduleCheck) -> Iterator[ScheduleRow]:
+    """Yield a checked file's valid rows again, leaving out the repeated appointment_ids.
+
+    Raises FileChanged, after the last row, if a path's bytes are not those checked.
+    """
     opened = _open(source, None)
     if isinstance(opened, ScheduleFile):
-        raise ValueError("the file cannot be read; check it first")
+        if check.digest:
+            raise FileChanged(FILE_CHANGED)
+        raise ValueError("the file cannot be read; check_schedule_csv said why")
+    checker = check.checker or _Checker(check.zone, check.region)
     ignored: list[RowProblem] = []
-    for row in _checked(opened.records, checker, _IdLines(), ignored):
-        if row.external_id not in duplicated:
-            yield row
+    try:
+        for row in _checked(opened.records, checker, _IdLines(), ignored):
+            if row.external_id not in check.duplicated:
+                yield row
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise FileChanged(FILE_CHANGED) from exc
+    finally:
+        opened.close()
+    if opened.digest() != check.digest:
+        raise FileChanged(FILE_CHANGED)
 
 
 def _lock_clinic(session: Session, clinic: Clinic) -> None:

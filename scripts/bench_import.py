@@ -12,10 +12,11 @@ cancelled. For each database (SQLite in a temporary file; PostgreSQL in a throw-
 created and dropped on the server given by --postgres-url), and each file, it measures in a
 fresh Python process each (so peak memory is that import's alone), on an emptied database:
 
-- import: what `clinicbot import` does: `check_schedule_csv` (every row checked, rows not kept)
-  + `apply_schedule_csv` (the file read again and loaded 2,000 rows at a time in one transaction,
-  every reminder planned) + commit; with --rows-api, `parse_schedule_csv` + `apply_schedule`
-  instead (the list-of-rows path of the API and the upload page, which holds every row);
+- import: what `clinicbot import` does: `check_schedule_csv` of the file's path (read a piece
+  at a time, every row checked, rows not kept) + `apply_schedule_csv` (the file read again and
+  loaded 2,000 rows at a time in one transaction, every reminder planned) + commit; with
+  --rows-api, `parse_schedule_csv` of its bytes + `apply_schedule` instead (the list-of-rows
+  path of the API and the upload page, which holds every row);
 - bare: csv.reader, a minimal conversion of phone and local time, then Core executemany of the
   patients and the appointments and commit: no validation, no planning.
 
@@ -216,11 +217,10 @@ def child_main(argv: list[str]) -> int:
 
     def run_import() -> None:
         started = time.perf_counter()
-        data = args.csv.read_bytes()
         if args.rows_api:
-            rows, problems = parse_schedule_csv(data, ZONE)
+            rows, problems = parse_schedule_csv(args.csv.read_bytes(), ZONE)
         else:
-            check = check_schedule_csv(data, ZONE)
+            check = check_schedule_csv(args.csv, ZONE)
             problems = check.problems
         if problems:
             raise SystemExit(f"the generated CSV has problems: {problems[:3]}")
@@ -236,7 +236,7 @@ def child_main(argv: list[str]) -> int:
                 if args.rows_api:
                     apply_schedule(session, clinic, rows, NOW)
                 else:
-                    apply_schedule_csv(session, clinic, data, check, NOW)
+                    apply_schedule_csv(session, clinic, args.csv, check, NOW)
                 phases["apply"] = time.perf_counter() - started
                 retained.extend(top_allocations())
                 started = time.perf_counter()

@@ -985,3 +985,64 @@ def test_remembered_conversions_store_what_converting_each_value_stores():
             statement.executemany(connection, [{"n": 9, "at": datetime(2027, 3, 14)}], remembered)
     assert stored == [moment, moment, moment + timedelta(minutes=1), moment]
     assert len(remembered["at"]) == 2
+
+
+# A file import reads the file from its path, a piece at a time.
+
+
+def test_a_path_loads_what_its_bytes_load(svc, clinic, small_chunks, tmp_path):
+    path = tmp_path / "schedule.csv"
+    path.write_text(first_file(), encoding="utf-8")
+    snapshots = []
+    for source in (path.read_bytes(), path):
+        with svc.sessions() as session:
+            check = check_schedule_csv(source, DENVER)
+            assert check.problems == [] and check.valid_rows == 60
+            report = apply_schedule_csv(
+                session, session.get_one(Clinic, clinic["id"]), source, check, CHUNK_NOW
+            )
+            snapshots.append((report.summary(), snapshot(session)))
+            session.rollback()
+    assert snapshots[0] == snapshots[1]
+
+
+@pytest.mark.parametrize("piece", [1, 3, 7, 1 << 20])
+def test_a_path_that_is_not_utf8_is_refused_with_the_line_of_the_bad_byte(
+    monkeypatch, tmp_path, piece
+):
+    """However the file is cut into pieces, even inside a character, the line is the same."""
+    monkeypatch.setattr(importer, "UTF8_CHECK_BYTES", piece)
+    data = (
+        "\ufeffid,phone,start\nA-1,7205550123,2026-12-07 09:00\nA-2,7205550124,2026-12-07 10:00\n"
+    ).encode() + "A-3 Peña,7205550125,2026-12-07 11:00\n".encode("latin-1")
+    path = tmp_path / "schedule.csv"
+    path.write_bytes(data)
+    check = check_schedule_csv(path, DENVER)
+    (problem,) = check.problems
+    assert not check.readable and problem.line == 4
+    assert "byte 0xf1" in problem.message and "CSV UTF-8" in problem.message
+    assert problem == check_schedule_csv(data, DENVER).problems[0]
+    # A character cut between two pieces is not a problem.
+    path.write_bytes(data.replace("Peña".encode("latin-1"), "Peña".encode()))
+    assert check_schedule_csv(path, DENVER).problems == []
+
+
+def test_a_file_changed_after_its_check_writes_nothing(svc, clinic, small_chunks, tmp_path):
+    path = tmp_path / "schedule.csv"
+    path.write_text(first_file(), encoding="utf-8")
+    check = check_schedule_csv(path, DENVER)
+    before = dump(svc)
+    # A valid file still, but not the one checked: its rows were never checked.
+    path.write_text(first_file().replace("A-5,", "A-7,"), encoding="utf-8")
+    with pytest.raises(importer.FileChanged), transaction(svc.sessions) as session:
+        apply_schedule_csv(session, session.get_one(Clinic, clinic["id"]), path, check, CHUNK_NOW)
+    assert dump(svc) == before
+    # Changed while its rows are read again: refused after the last row, before any commit.
+    with pytest.raises(importer.FileChanged):
+        list(importer._rows_to_load(path, check))
+
+
+def test_import_reads_standard_input(runner, clinic, svc):
+    result = runner.invoke(main, ["import", "-", "--clinic", clinic["slug"]], input=SERIES.encode())
+    assert result.exit_code == 0, result.output
+    assert "imported" in result.stdout and len(appointments(svc)) > 0
