@@ -149,9 +149,11 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 def connection_transaction(engine: Engine) -> Iterator[Connection]:
     """Yield a connection whose work is committed on success and rolled back on error."""
     lock = writer_lock(engine)
+    # The SQLite writer lock covers the transaction only: taking the connection from the pool
+    # and giving it back are no writer's business.
     with (
-        lock.held() if lock else nullcontext(),
         engine.connect() as connection,
+        lock.held() if lock else nullcontext(),
         connection.begin(),
     ):
         yield connection
