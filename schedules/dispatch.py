@@ -181,10 +181,26 @@ def _send_statements() -> _SendStatements:
         },
         "created_at": now,
     }
+    appointments = Appointment.__table__
+    patients = Patient.__table__
+    # The claim's own checks once more, in the statement that marks the text `sending`: the
+    # visit still at its time, the patient still reachable, the text still useful.
     still_claimed = (
         reminders.c.id == bindparam("reminder_id"),
         reminders.c.status == ReminderStatus.CLAIMED.value,
         reminders.c.claim_token == bindparam("token"),
+        reminders.c.expires_at > now,
+        exists().where(
+            appointments.c.id == reminders.c.appointment_id,
+            appointments.c.status == AppointmentStatus.SCHEDULED.value,
+            appointments.c.starts_at == reminders.c.planned_start,
+        ),
+        exists().where(
+            patients.c.id == reminders.c.patient_id,
+            patients.c.opted_out.is_(False),
+            patients.c.consent_at.is_not(None),
+            patients.c.unusable_at.is_(None),
+        ),
     )
 
     def mark_sending(message_id: Any) -> Any:
@@ -472,7 +488,8 @@ class HandOver:
     no wall time. The price: a crash can leave two texts `sending`, the one with the sender and
     the next one, marked but not yet sent; both become `unknown` for staff, neither is resent.
     A text is marked ahead only when it may go at once (no send-rate wait) and is for another
-    patient, so this text's errors (an opt-out, a bad number) never concern a marked text.
+    patient, so this text's errors (an opt-out, a bad number) never concern a marked text. The
+    mark re-checks the visit and the patient; for a text marked ahead that is one send earlier.
     SQLite's commits cost no round trip: there each text is marked just before it is sent.
     """
 
@@ -527,7 +544,7 @@ class HandOver:
                 ahead[1].result()
             message_id = self._mark(self._values(item))
         if message_id is None:
-            return "lost_claim"
+            return _settle_refused(self._factory, item, self._now)
         if (
             self._one_statement
             and following is not None
@@ -639,6 +656,37 @@ class HandOver:
         """SQLite: record the last text's outcome, statement by statement, in a transaction."""
         self._statements.mark_sent.run(connection, values)
         self._statements.message_sent.run(connection, values)
+
+
+def _settle_refused(factory: sessionmaker[Session], item: Claimed, now: datetime) -> str:
+    """Settle a claimed reminder its hand-over refused to mark; return what became of it."""
+    with transaction(factory) as session:
+        reminder = session.scalar(
+            select(Reminder)
+            .where(
+                Reminder.id == item.reminder_id,
+                Reminder.status == ReminderStatus.CLAIMED,
+                Reminder.claim_token == item.token,
+            )
+            .with_for_update()
+        )
+        if reminder is None:
+            return "lost_claim"
+        verdict = _settle(
+            reminder,
+            session.get_one(Appointment, reminder.appointment_id),
+            session.get_one(Patient, reminder.patient_id),
+            session.get_one(Clinic, reminder.clinic_id),
+            now,
+        )
+        reminder.updated_at = now
+        if verdict is None:
+            # The statement's checks and these disagree (a moment apart): the next claim decides.
+            reminder.status = ReminderStatus.PENDING
+            reminder.claim_token = reminder.body = None
+            return "released"
+        reminder.status, reminder.status_reason = verdict
+        return verdict[0]
 
 
 def _record_failure(

@@ -423,6 +423,42 @@ def test_the_last_outcome_is_recorded_before_the_send_rate_waits(svc, clinic, tw
     assert statuses(svc).count("sent") == 3
 
 
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [("opt_out", "skipped"), ("cancel", "cancelled"), ("move", "cancelled")],
+)
+def test_a_change_mid_batch_stops_the_next_text_right_before_it_is_sent(
+    svc, clinic, twilio_stub, change, status
+):
+    due = book_three_due_together(svc, clinic["id"])
+    second = "+17205550201"
+
+    def change_the_second(handed_over: int) -> None:
+        if handed_over != 0:
+            return
+        with transaction(svc.sessions) as session:
+            patient = session.scalars(select(Patient).where(Patient.phone == second)).one()
+            visit = session.scalars(
+                select(Appointment).where(Appointment.patient_id == patient.id)
+            ).one()
+            if change == "opt_out":
+                patient.opted_out = True
+            elif change == "cancel":
+                visit.status = "cancelled"
+            else:
+                visit.starts_at += timedelta(days=1)
+
+    report = dispatch_due(svc.sessions, WatchingSender(svc.sender, change_the_second), due)
+    assert report.reminders["sent"] == 2 and report.reminders[status] == 1
+    assert second not in {r["To"] for r in twilio_stub.requests}
+    assert statuses(svc).count(status) == 1
+    with transaction(svc.sessions) as session:
+        audit = session.scalar(
+            select(func.count()).select_from(Message).where(Message.purpose == "reminder")
+        )
+    assert audit == 2
+
+
 def test_a_claim_taken_back_mid_batch_is_not_sent_and_the_text_before_stays_recorded(
     svc, clinic, twilio_stub
 ):
