@@ -33,11 +33,12 @@ import hashlib
 import io
 import logging
 import re
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import islice
+from itertools import chain, islice, pairwise
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Protocol
 from zoneinfo import ZoneInfo
@@ -564,21 +565,57 @@ class _IdLines:
         return problems
 
 
+class _IdHashes:
+    """Each appointment_id's hash, eight bytes a row: enough to find the few ids on two lines."""
+
+    def __init__(self) -> None:
+        self.hashes = array("q")
+
+    def add(self, external_id: str, line: int) -> None:
+        """Note that external_id is on line (only its hash is kept)."""
+        self.hashes.append(hash(external_id))
+
+    def repeated(self) -> set[int]:
+        """Return the hashes seen more than once: a repeated id, or (rarely) two ids alike."""
+        return {a for a, b in pairwise(sorted(self.hashes)) if a == b}
+
+
 def _checked(
     raw: Iterable[tuple[int, Mapping[str, Any]]],
     checker: _Checker,
-    ids: _IdLines,
+    ids: _IdLines | _IdHashes | None,
     problems: list[RowProblem],
 ) -> Iterator[ScheduleRow]:
-    """Yield each valid row, noting every problem and every appointment_id's lines."""
+    """Yield each valid row, noting every problem and, unless ids is None, each id's line."""
     for line, values in raw:
         row, messages = checker.check(line, values)
-        external_id = _text(values.get("appointment_id"))
-        if external_id:
-            ids.add(external_id, line)
+        if ids is not None:
+            external_id = _text(values.get("appointment_id"))
+            if external_id:
+                ids.add(external_id, line)
         problems.extend(RowProblem(line, message) for message in messages)
         if row is not None:
             yield row
+
+
+def _id_lines(source: Source, hashes: Collection[int], digest: str | None) -> _IdLines:
+    """Read a checked file again for the lines of the appointment_ids with these hashes."""
+    opened = _open(source, None)
+    if isinstance(opened, ScheduleFile):
+        raise FileChanged(FILE_CHANGED)
+    ids = _IdLines()
+    try:
+        for line, values in opened.records:
+            external_id = _text(values.get("appointment_id"))
+            if external_id and hash(external_id) in hashes:
+                ids.add(external_id, line)
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise FileChanged(FILE_CHANGED) from exc
+    finally:
+        opened.close()
+    if opened.digest() != digest:
+        raise FileChanged(FILE_CHANGED)
+    return ids
 
 
 def _text(value: Any) -> str:
@@ -1068,7 +1105,7 @@ def check_schedule_csv(
         return ScheduleCheck(opened.problems, zone, region, opened.ignored_columns)
     check = ScheduleCheck([], zone, region, opened.ignored, checker=_Checker(zone, region))
     row_problems: list[RowProblem] = []
-    ids = _IdLines()
+    ids = _IdHashes()
     try:
         for row in _checked(opened.records, check.checker, ids, row_problems):
             check.valid_rows += 1
@@ -1082,17 +1119,32 @@ def check_schedule_csv(
     if opened.changed():
         return ScheduleCheck([RowProblem(1, FILE_CHANGED, True)], zone, region, opened.ignored)
     check.digest = opened.digest()
-    check.problems = opened.problems + row_problems + ids.problems()
+    try:
+        _leave_out_repeated_ids(source, check, ids.repeated(), row_problems)
+    except FileChanged:
+        return ScheduleCheck([RowProblem(1, FILE_CHANGED, True)], zone, region, opened.ignored)
+    check.problems = opened.problems + row_problems
     check.problems.sort(key=lambda p: p.line)
-    if ids.repeated:
-        # Rare: read again to leave the repeated ids' rows out of the count and the wishes.
-        check.duplicated = frozenset(ids.repeated)
-        check.valid_rows = 0
-        check.wishes = {}
-        for row in _rows_to_load(source, check):
-            check.valid_rows += 1
-            _add_wish(check.wishes, row)
     return check
+
+
+def _leave_out_repeated_ids(
+    source: Source, check: ScheduleCheck, hashes: Collection[int], problems: list[RowProblem]
+) -> None:
+    """Report the ids on more than one line and leave their rows out of the check's counts."""
+    if not hashes:
+        return
+    # Rare: read again for the lines of those ids, then to count the rows and wishes without them.
+    ids = _id_lines(source, hashes, check.digest)
+    problems.extend(ids.problems())
+    if not ids.repeated:
+        return
+    check.duplicated = frozenset(ids.repeated)
+    check.valid_rows = 0
+    check.wishes = {}
+    for row in _rows_to_load(source, check):
+        check.valid_rows += 1
+        _add_wish(check.wishes, row)
 
 
 def apply_schedule_csv(
@@ -1155,7 +1207,7 @@ def _rows_to_load(source: Source, check: ScheduleCheck) -> Iterator[ScheduleRow]
     checker = check.checker or _Checker(check.zone, check.region)
     ignored: list[RowProblem] = []
     try:
-        for row in _checked(opened.records, checker, _IdLines(), ignored):
+        for row in _checked(opened.records, checker, None, ignored):
             if row.external_id not in check.duplicated:
                 yield row
     except (csv.Error, UnicodeDecodeError) as exc:
@@ -1343,29 +1395,28 @@ def _write_patients(session: Session, clinic: Clinic, plan: _Plan, now: datetime
     phone_to_id = dict(plan.patient_of_phone)
     phone_to_id.update(_insert_patients(session, clinic, plan.new_patients, now))
     _update_patients(session, plan.patient_changes, now)
-    events = [
-        {"patient_id": phone_to_id[w.phone], "change": ConsentChange.CONSENT.value, "line": w.line}
-        for w in plan.new_patients
-        if w.consent
-    ] + [
-        {"patient_id": c.patient_id, "change": c.consent, "line": c.line}
-        for c in plan.patient_changes
-        if c.consent
-    ]
+    events = chain(
+        (
+            (phone_to_id[w.phone], ConsentChange.CONSENT.value, w.line)
+            for w in plan.new_patients
+            if w.consent
+        ),
+        ((c.patient_id, c.consent, c.line) for c in plan.patient_changes if c.consent),
+    )
     _write_chunks(
         session,
         insert(ConsentEvent.__table__),
-        [
+        (
             {
-                "patient_id": e["patient_id"],
-                "change": e["change"],
+                "patient_id": patient_id,
+                "change": change,
                 "source": CONSENT_SOURCE,
-                "words": f"sms_consent in schedule import, line {e['line']}",
+                "words": f"sms_consent in schedule import, line {line}",
                 "message_id": None,
                 "at": now,
             }
-            for e in events
-        ],
+            for patient_id, change, line in events
+        ),
     )
     return phone_to_id
 
@@ -1415,26 +1466,28 @@ def _insert_patients(
 ) -> dict[str, int]:
     """Insert new patients and return their ids by phone."""
     ids: dict[str, int] = {}
-    values = [
-        {
-            "clinic_id": clinic.id,
-            "phone": w.phone,
-            "name": w.name,
-            "language": w.language or "en",
-            "consent_at": now if w.consent else None,
-            "consent_method": CONSENT_METHOD if w.consent else None,
-            "consent_number": w.phone if w.consent else None,
-            "opted_out": False,
-            "opted_out_at": None,
-            "created_at": now,
-        }
-        for w in wishes
-    ]
     table = Patient.__table__
     statement = insert(table).returning(table.c.id, table.c.phone)
-    for start in range(0, len(values), WRITE_CHUNK):
-        for patient_id, phone in session.execute(statement, values[start : start + WRITE_CHUNK]):
-            ids[phone] = patient_id
+    for start in range(0, len(wishes), WRITE_CHUNK):
+        values = [
+            {
+                "clinic_id": clinic.id,
+                "phone": w.phone,
+                "name": w.name,
+                "language": w.language or "en",
+                "consent_at": now if w.consent else None,
+                "consent_method": CONSENT_METHOD if w.consent else None,
+                "consent_number": w.phone if w.consent else None,
+                "opted_out": False,
+                "opted_out_at": None,
+                "created_at": now,
+            }
+            for w in wishes[start : start + WRITE_CHUNK]
+        ]
+        # Keyed by the file's own phone strings: the database's copies would double them.
+        phones = {w.phone: w.phone for w in wishes[start : start + WRITE_CHUNK]}
+        for patient_id, phone in session.execute(statement, values):
+            ids[phones[phone]] = patient_id
     return ids
 
 
@@ -1454,10 +1507,11 @@ def _update_patients(session: Session, changes: list[_PatientChange], now: datet
         _write_chunks(session, update(Patient), group)
 
 
-def _write_chunks(session: Session, statement: Any, values: list[dict[str, Any]]) -> None:
-    """Execute a bulk statement over values in chunks."""
-    for start in range(0, len(values), WRITE_CHUNK):
-        session.execute(statement, values[start : start + WRITE_CHUNK])
+def _write_chunks(session: Session, statement: Any, values: Iterable[dict[str, Any]]) -> None:
+    """Execute a bulk statement over values, a chunk at a time."""
+    pending = iter(values)
+    while chunk := list(islice(pending, WRITE_CHUNK)):
+        session.execute(statement, chunk)
 
 
 def _expire_stale(session: Session) -> None:

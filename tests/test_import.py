@@ -1046,3 +1046,15 @@ def test_import_reads_standard_input(runner, clinic, svc):
     result = runner.invoke(main, ["import", "-", "--clinic", clinic["slug"]], input=SERIES.encode())
     assert result.exit_code == 0, result.output
     assert "imported" in result.stdout and len(appointments(svc)) > 0
+
+
+def test_ids_whose_hashes_collide_are_not_reported_as_repeated(monkeypatch):
+    """The check keeps each id's hash only; ids that just hash alike are read again."""
+    monkeypatch.setattr(importer, "hash", lambda text: len(text), raising=False)
+    text = csv_of(row("A-1"), row("A-2"), row("A-3"), row("B-10"), row("A-2"))
+    check = check_schedule_csv(text, DENVER)
+    assert [(p.line, p.message) for p in check.problems] == [
+        (3, "appointment_id 'A-2' is on more than one line (3, 6)"),
+        (6, "appointment_id 'A-2' is on more than one line (3, 6)"),
+    ]
+    assert check.valid_rows == 3 and check.duplicated == {"A-2"}
