@@ -46,6 +46,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from schedules.driver_sql import DriverStatement, bound_columns
 from schedules.models import (
     Appointment,
     AppointmentStatus,
@@ -1183,11 +1184,12 @@ def apply_schedule_csv(
         phone_to_id = _write_patients(session, clinic, patients, now)
         touched |= {phone_to_id[w.phone] for w in patients.new_patients}
     rows = _rows_to_load(source, check)
+    conversions = _time_conversions()
     while chunk := list(islice(rows, IMPORT_CHUNK)):
         step = _Plan(report, patient_of_phone=patients.patient_of_phone)
         _plan_appointments(session, clinic, chunk, step, lookup=dry_run or stored is not None)
         if not dry_run:
-            _write_appointments(session, clinic, step, phone_to_id, now)
+            _write_appointments(session, clinic, step, phone_to_id, now, conversions)
         touched |= step.touched
     if not dry_run and report.changed:
         _replan(session, clinic, touched, now, report)
@@ -1422,27 +1424,38 @@ def _write_patients(session: Session, clinic: Clinic, plan: _Plan, now: datetime
 
 
 def _write_appointments(
-    session: Session, clinic: Clinic, plan: _Plan, phone_to_id: dict[str, int], now: datetime
+    session: Session,
+    clinic: Clinic,
+    plan: _Plan,
+    phone_to_id: dict[str, int],
+    now: datetime,
+    conversions: dict[str, dict[Any, Any]] | None = None,
 ) -> None:
-    """Insert the new appointments and update the changed ones, in bulk."""
-    _write_chunks(
-        session,
-        insert(Appointment.__table__),
-        [
-            {
-                "clinic_id": clinic.id,
-                "external_id": row.external_id,
-                "patient_id": phone_to_id[row.phone],
-                "starts_at": row.starts_at,
-                "duration_minutes": row.duration_minutes,
-                "treatment": row.treatment,
-                "status": row.status,
-                "created_at": now,
-                "updated_at": None,
-            }
-            for row in plan.inserts
-        ],
-    )
+    """Insert the new appointments and update the changed ones, in bulk.
+
+    conversions, kept by the caller across chunks, remembers the stored form of recurring times.
+    """
+    remembered = conversions if conversions is not None else _time_conversions()
+    for start in range(0, len(plan.inserts), WRITE_CHUNK):
+        # On the DBAPI cursor: Core's per-row parameter handling cost as much as the database.
+        _INSERT_APPOINTMENT.executemany(
+            session.connection(),
+            [
+                {
+                    "clinic_id": clinic.id,
+                    "external_id": row.external_id,
+                    "patient_id": phone_to_id[row.phone],
+                    "starts_at": row.starts_at,
+                    "duration_minutes": row.duration_minutes,
+                    "treatment": row.treatment,
+                    "status": row.status,
+                    "created_at": now,
+                    "updated_at": None,
+                }
+                for row in plan.inserts[start : start + WRITE_CHUNK]
+            ],
+            remembered,
+        )
     _write_chunks(
         session,
         update(Appointment),
@@ -1459,6 +1472,30 @@ def _write_appointments(
             for appointment_id, row in plan.updates
         ],
     )
+
+
+_NEW_APPOINTMENT_COLUMNS = (
+    "clinic_id",
+    "external_id",
+    "patient_id",
+    "starts_at",
+    "duration_minutes",
+    "treatment",
+    "status",
+    "created_at",
+    "updated_at",
+)
+_INSERT_APPOINTMENT = DriverStatement(
+    insert(Appointment.__table__).values(
+        bound_columns(Appointment.__table__, _NEW_APPOINTMENT_COLUMNS)
+    )
+)
+
+
+def _time_conversions() -> dict[str, dict[Any, Any]]:
+    """Return empty memories of the stored form of an import's recurring times."""
+    # A schedule repeats its slots; equal instants are stored alike, whatever their zone.
+    return {"starts_at": {}, "created_at": {}}
 
 
 def _insert_patients(
