@@ -393,6 +393,18 @@ class PlanMemo:
         self.zone = zone
         self.settings = settings
         self._texts: dict[tuple[datetime, str], tuple[_Template, ...]] = {}
+        self._finished: dict[tuple[datetime, str], tuple[_Finished, ...]] = {}
+
+    def finished(self, start: datetime, treatment: str) -> tuple[_Finished, ...]:
+        """Return a visit's texts as freeze would finish them, when the daily cap changes none."""
+        key = (start if start.tzinfo is UTC else _utc(start, "start"), treatment)
+        found = self._finished.get(key)
+        if found is None:
+            found = self._finished[key] = tuple(
+                _finish(kinds, due_at, dict(expiry), day)
+                for kinds, due_at, expiry, day in self.texts(start, treatment)
+            )
+        return found
 
     def texts(self, start: datetime, treatment: str) -> tuple[_Template, ...]:
         """Return a visit's texts, working them out the first time this start and treatment come."""
@@ -402,6 +414,26 @@ class PlanMemo:
         if found is None:
             found = self._texts[key] = _visit_texts(key[0], treatment, self.zone, self.settings)
         return found
+
+
+# A text as freeze finishes it: kinds in send order, due, expires, each kind's expiry, local day,
+# and the first kind's place in KINDS (the last part of sort_key).
+_Finished = tuple[tuple[str, ...], datetime, datetime, Mapping[str, datetime], date, int]
+
+
+def _finish(
+    kinds: Sequence[str], due_at: datetime, expiry: Mapping[str, datetime], day: date
+) -> _Finished:
+    """Return a text's finished parts, as _Draft.freeze and _Draft.sort_key work them out."""
+    ordered = tuple(sorted(kinds, key=KINDS.index))
+    return (
+        ordered,
+        due_at,
+        max(expiry[kind] for kind in ordered),
+        MappingProxyType({kind: expiry[kind] for kind in ordered}),
+        day,
+        min(KINDS.index(kind) for kind in kinds),
+    )
 
 
 def _visit_texts(
@@ -508,6 +540,23 @@ def plan_patient(
     elif memo.zone is not zone or memo.settings != settings:
         raise ValueError("the memo was made for another zone or other settings")
     ranks = _ranks(visits)
+    finished = [
+        (visit.key, ranks[visit.key], text)
+        for visit in visits
+        for text in memo.finished(visit.start, visit.treatment)
+    ]
+    per_day: dict[date, int] = {}
+    for _, _, text in finished:
+        per_day[text[4]] = per_day.get(text[4], 0) + 1
+    if all(count <= settings.daily_cap for count in per_day.values()):
+        # The common case: no day over the cap, so no text is merged or skipped.
+        finished.sort(key=lambda item: (item[2][1], item[1], item[2][5]))
+        return [
+            PlannedText(
+                key=key, kinds=text[0], due_at=text[1], expires_at=text[2], kind_expiry=text[3]
+            )
+            for key, _, text in finished
+        ]
     drafts: list[_Draft] = []
     for visit in visits:
         drafts.extend(_visit_drafts(visit, ranks[visit.key], memo))

@@ -529,6 +529,39 @@ def test_any_set_of_visits_keeps_every_rule(
     assert texts == sorted(texts, key=lambda t: (t.due_at, t.key))
 
 
+def planned_through_the_daily_cap(
+    visits: Sequence[Visit], zone: ZoneInfo, timing: TimingSettings
+) -> list[PlannedText]:
+    """Plan visits the long way, every text through the daily cap's merges and skips."""
+    import schedules.planner as planner
+
+    memo = planner.PlanMemo(zone, timing)
+    ranks = planner._ranks(visits)
+    drafts = [d for v in visits for d in planner._visit_drafts(v, ranks[v.key], memo)]
+    drafts = planner._apply_daily_cap(drafts, timing)
+    return [draft.freeze() for draft in sorted(drafts, key=planner._Draft.sort_key)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    slots=st.lists(st.integers(0, 14 * 96 - 1), min_size=1, max_size=8, unique=True),
+    treatments=st.lists(st.sampled_from(["iv", "nasal"]), min_size=8, max_size=8),
+    zone=st.sampled_from([NY, DENVER, ZoneInfo("Pacific/Auckland")]),
+    cap=st.integers(1, 3),
+)
+def test_a_plan_with_no_day_over_the_cap_is_what_the_daily_cap_would_give(
+    slots: list[int], treatments: list[str], zone: ZoneInfo, cap: int
+) -> None:
+    """plan_patient skips the cap's loop when no local day is over; the texts are the same."""
+    first = wall_time(date(2026, 10, 26), time(0, 0), zone)
+    visits = [
+        Visit(f"v{n}", first + timedelta(minutes=15 * slot), treatments[n])
+        for n, slot in enumerate(slots)
+    ]
+    timing = TimingSettings(daily_cap=cap)
+    assert plan_patient(visits, zone, timing) == planned_through_the_daily_cap(visits, zone, timing)
+
+
 def test_same_visits_in_any_order_give_the_same_plan() -> None:
     starts = ["2026-11-09 14:00", "2026-11-10 14:00", "2026-11-10 19:30", "2026-11-12 07:30"]
     visits = [Visit(f"appt-{n}", at(s), "iv") for n, s in enumerate(starts)]
