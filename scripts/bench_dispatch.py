@@ -19,7 +19,9 @@ A. Throughput. N (3,000) patients with SMS consent, each with one scheduled visi
    Target: dispatch texts/s >= 0.5 x bare. Then (unless --no-breakdown) the same reminders are
    reset and dispatched again: once with the hand-over steps, other statements, commits and
    sends timed, then with a no-op sender and, on PostgreSQL, with synchronous_commit off and with
-   pool_pre_ping on, to show what each cost is worth.
+   pool_pre_ping on, to show what each cost is worth. On PostgreSQL the next text's `sending`
+   mark runs on a second thread during the current send: those two timings overlap, and with
+   them the parts can add up to more than the wall time.
 
 B. Due-query scaling. One dispatch tick with nothing due ("empty", at 10:00) and with ~100
    reminders due ("busy", at noon; reset to pending between runs), timed on two databases that

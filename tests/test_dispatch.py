@@ -356,7 +356,7 @@ def book_three_due_together(svc: Services, clinic_id: int) -> datetime:
     return min(r.due_at for r in reminders(svc))
 
 
-def test_at_most_one_text_is_ever_in_flight_unrecorded(svc, clinic, twilio_stub):
+def test_with_a_rate_limit_at_most_one_text_is_ever_in_flight_unrecorded(svc, clinic, twilio_stub):
     due = book_three_due_together(svc, clinic["id"])
     seen: list[list[str]] = []
     watching = WatchingSender(svc.sender, lambda _n: seen.append(statuses(svc)))
