@@ -1058,3 +1058,26 @@ def test_ids_whose_hashes_collide_are_not_reported_as_repeated(monkeypatch):
         (6, "appointment_id 'A-2' is on more than one line (3, 6)"),
     ]
     assert check.valid_rows == 3 and check.duplicated == {"A-2"}
+
+
+def test_an_import_gives_sqlite_back_its_page_cache(svc, clinic):
+    if svc.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's page cache")
+    check = check_schedule_csv(first_file(), DENVER)
+    with svc.sessions() as session:
+        before = session.connection().exec_driver_sql("PRAGMA cache_size").scalar()
+        seen: list[int] = []
+        real = importer._replan
+
+        def replan(*args: Any) -> None:
+            seen.append(session.connection().exec_driver_sql("PRAGMA cache_size").scalar())
+            real(*args)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(importer, "_replan", replan)
+            apply_schedule_csv(
+                session, session.get_one(Clinic, clinic["id"]), first_file(), check, CHUNK_NOW
+            )
+        after = session.connection().exec_driver_sql("PRAGMA cache_size").scalar()
+        session.rollback()
+    assert seen == [-importer.IMPORT_CACHE_KIB] and after == before
