@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -200,12 +201,19 @@ def _reconcile(
     wanted: set[tuple[int, str, datetime, datetime]] = set()
     for text in plan:
         appointment = appointments[int(text.key)]
-        kinds = [
-            k for k in text.kinds if (appointment.id, appointment.starts_at, k) not in done_kinds
-        ]
-        if not kinds:
-            continue
-        key = (appointment.id, ",".join(kinds), text.due_at, appointment.starts_at)
+        if done_kinds:
+            kinds = [
+                k
+                for k in text.kinds
+                if (appointment.id, appointment.starts_at, k) not in done_kinds
+            ]
+            if not kinds:
+                continue
+            joined = ",".join(kinds)
+        else:
+            # Nothing sent yet (every newly imported patient): a few kinds lists, joined once.
+            joined = _joined(text.kinds)
+        key = (appointment.id, joined, text.due_at, appointment.starts_at)
         wanted.add(key)
         if key in keep:
             continue
@@ -239,6 +247,12 @@ def _reconcile(
                     "updated_at": now,
                 }
             )
+
+
+@cache
+def _joined(kinds: tuple[str, ...]) -> str:
+    """Return kinds as stored: comma-separated."""
+    return ",".join(kinds)
 
 
 def _why_cancelled(reminder: _Stored, appointments: dict[int, _Booked]) -> str:
