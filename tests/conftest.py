@@ -42,13 +42,13 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Leave PostgreSQL-only tests to the PostgreSQL pass (which CI requires) on SQLite."""
-    if (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgresql"):
-        return
-    postgres_only = [item for item in items if item.get_closest_marker("postgres")]
-    if postgres_only:
-        config.hook.pytest_deselected(items=postgres_only)
-        items[:] = [item for item in items if not item.get_closest_marker("postgres")]
+    """Run each database-specific test only in its own database's pass (CI runs both)."""
+    on_postgres = (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgresql")
+    other = "sqlite" if on_postgres else "postgres"
+    elsewhere = [item for item in items if item.get_closest_marker(other)]
+    if elsewhere:
+        config.hook.pytest_deselected(items=elsewhere)
+        items[:] = [item for item in items if not item.get_closest_marker(other)]
 
 
 @pytest.fixture(scope="session")

@@ -1060,9 +1060,8 @@ def test_ids_whose_hashes_collide_are_not_reported_as_repeated(monkeypatch):
     assert check.valid_rows == 3 and check.duplicated == {"A-2"}
 
 
+@pytest.mark.sqlite
 def test_an_import_gives_sqlite_back_its_page_cache(svc, clinic):
-    if svc.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's page cache")
     check = check_schedule_csv(first_file(), DENVER)
     with svc.sessions() as session:
         before = session.connection().exec_driver_sql("PRAGMA cache_size").scalar()
