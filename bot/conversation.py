@@ -135,12 +135,16 @@ class _SessionOnDemand:
             )
         return self._session
 
-    def finish(self, flush: bool) -> None:
-        """Write what the session holds (when flush) and let it go; the transaction stays."""
+    def __enter__(self) -> _SessionOnDemand:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        """Write what the session holds (unless the work failed) and let it go; the caller's
+        transaction stays as it is."""
         if self._session is None:
             return
         try:
-            if flush:
+            if exc_type is None:
                 self._session.flush()
         finally:
             self._session.close()
@@ -161,86 +165,54 @@ def handle_inbound(
     """Store and act on one inbound text, classified as if a check-in were awaited, on the
     caller's connection and in its transaction; the caller commits. Raises RepeatedMessageSid
     when a concurrent request stored its MessageSid first."""
-    orm = _SessionOnDemand(connection)
-    try:
-        outcome = _handle(
-            connection,
-            orm,
-            clinic,
-            text,
-            intent,
-            catalog=catalog,
-            matcher=matcher,
-            now=now,
-            public_base_url=public_base_url,
-        )
-    except BaseException:
-        orm.finish(flush=False)
-        raise
-    orm.finish(flush=True)
-    return outcome
+    with _SessionOnDemand(connection) as orm:
+        first_language = intent.language if intent.language in catalog.languages else "en"
+        patient = _upsert_patient(connection, clinic, text, first_language, now)
+        if patient is None:
+            repeat = stored_answer(connection, text.sid)
+            if repeat is None:
+                raise RepeatedMessageSid(text.sid)
+            return repeat
+        awaited: int | None = None
+        if intent.kind is IntentKind.CHECKIN_SCORE:
+            # Only a score-shaped text pays for this lookup.
+            awaited = _awaited_checkin(connection, patient.id, now)
+            if awaited is None:
+                intent = matcher.classify(text.body, awaiting_checkin=False)
+        language = intent.language or patient.language
+        if language not in catalog.languages:
+            language = "en"
 
-
-def _handle(
-    connection: Connection,
-    orm: _SessionOnDemand,
-    clinic: ClinicInfo,
-    text: InboundText,
-    intent: Intent,
-    *,
-    catalog: Catalog,
-    matcher: Matcher,
-    now: datetime,
-    public_base_url: str | None,
-) -> Outcome:
-    """Do handle_inbound's work, with an ORM session only if a rare path asks for one."""
-    first_language = intent.language if intent.language in catalog.languages else "en"
-    patient = _upsert_patient(connection, clinic, text, first_language, now)
-    if patient is None:
-        repeat = stored_answer(connection, text.sid)
-        if repeat is None:
-            raise RepeatedMessageSid(text.sid)
-        return repeat
-    awaited: int | None = None
-    if intent.kind is IntentKind.CHECKIN_SCORE:
-        # Only a score-shaped text pays for this lookup.
-        awaited = _awaited_checkin(connection, patient.id, now)
-        if awaited is None:
-            intent = matcher.classify(text.body, awaiting_checkin=False)
-    language = intent.language or patient.language
-    if language not in catalog.languages:
-        language = "en"
-
-    inbound_id = _insert_inbound(connection, clinic, text, patient.id, intent, language, now)
-    outcome = Outcome(reply=None, inbound_id=inbound_id, intent=intent)
-    conversation = _Conversation(
-        orm, clinic, patient, inbound_id, catalog, matcher, language, now, public_base_url
-    )
-    reply = conversation.apply(intent, text.body, outcome, awaited)
-    if reply is not None:
-        reply = conversation.within_reply_cap(intent, reply)
-    if reply is not None:
-        snippet_id, extra = reply
-        outcome.reply = catalog.render(snippet_id, language, {**conversation.values(), **extra})
-        _statements(connection).insert_reply.run(
-            connection,
-            {
-                "clinic_id": clinic.id,
-                "patient_id": patient.id,
-                "from_number": clinic.sms_number,
-                "to_number": text.from_number,
-                "body": outcome.reply,
-                "language": language,
-                "classification": snippet_id,
-                "reply_to_id": inbound_id,
-                "now": now,
-            },
+        inbound_id = _insert_inbound(connection, clinic, text, patient.id, intent, language, now)
+        outcome = Outcome(reply=None, inbound_id=inbound_id, intent=intent)
+        conversation = _Conversation(
+            orm, clinic, patient, inbound_id, catalog, matcher, language, now, public_base_url
         )
-    if patient.changes:
-        connection.execute(
-            update(Patient).where(Patient.id == patient.id).values(**patient.changes)
-        )
-    return outcome
+        reply = conversation.apply(intent, text.body, outcome, awaited)
+        if reply is not None:
+            reply = conversation.within_reply_cap(intent, reply)
+        if reply is not None:
+            snippet_id, extra = reply
+            outcome.reply = catalog.render(snippet_id, language, {**conversation.values(), **extra})
+            _statements(connection).insert_reply.run(
+                connection,
+                {
+                    "clinic_id": clinic.id,
+                    "patient_id": patient.id,
+                    "from_number": clinic.sms_number,
+                    "to_number": text.from_number,
+                    "body": outcome.reply,
+                    "language": language,
+                    "classification": snippet_id,
+                    "reply_to_id": inbound_id,
+                    "now": now,
+                },
+            )
+        if patient.changes:
+            connection.execute(
+                update(Patient).where(Patient.id == patient.id).values(**patient.changes)
+            )
+        return outcome
 
 
 @dataclass(frozen=True)
