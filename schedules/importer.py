@@ -44,10 +44,10 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from schedules.driver_sql import DriverStatement, bound_columns
+from schedules.driver_sql import BulkInsert
 from schedules.models import (
     Appointment,
     AppointmentStatus,
@@ -1431,9 +1431,8 @@ def _write_patients(session: Session, clinic: Clinic, plan: _Plan, now: datetime
         ),
         ((c.patient_id, c.consent, c.line) for c in plan.patient_changes if c.consent),
     )
-    _write_chunks(
-        session,
-        insert(ConsentEvent.__table__),
+    _INSERT_CONSENT_EVENTS.write(
+        session.connection(),
         (
             {
                 "patient_id": patient_id,
@@ -1462,26 +1461,25 @@ def _write_appointments(
     conversions, kept by the caller across chunks, remembers the stored form of recurring times.
     """
     remembered = conversions if conversions is not None else _time_conversions()
-    for start in range(0, len(plan.inserts), WRITE_CHUNK):
-        # On the DBAPI cursor: Core's per-row parameter handling cost as much as the database.
-        _INSERT_APPOINTMENT.executemany(
-            session.connection(),
-            [
-                {
-                    "clinic_id": clinic.id,
-                    "external_id": row.external_id,
-                    "patient_id": phone_to_id[row.phone],
-                    "starts_at": row.starts_at,
-                    "duration_minutes": row.duration_minutes,
-                    "treatment": row.treatment,
-                    "status": row.status,
-                    "created_at": now,
-                    "updated_at": None,
-                }
-                for row in plan.inserts[start : start + WRITE_CHUNK]
-            ],
-            remembered,
-        )
+    # On the DBAPI cursor: Core's per-row parameter handling cost as much as the database.
+    _INSERT_APPOINTMENTS.write(
+        session.connection(),
+        (
+            {
+                "clinic_id": clinic.id,
+                "external_id": row.external_id,
+                "patient_id": phone_to_id[row.phone],
+                "starts_at": row.starts_at,
+                "duration_minutes": row.duration_minutes,
+                "treatment": row.treatment,
+                "status": row.status,
+                "created_at": now,
+                "updated_at": None,
+            }
+            for row in plan.inserts
+        ),
+        remembered,
+    )
     _write_chunks(
         session,
         update(Appointment),
@@ -1511,11 +1509,10 @@ _NEW_APPOINTMENT_COLUMNS = (
     "created_at",
     "updated_at",
 )
-_INSERT_APPOINTMENT = DriverStatement(
-    insert(Appointment.__table__).values(
-        bound_columns(Appointment.__table__, _NEW_APPOINTMENT_COLUMNS)
-    )
+_INSERT_CONSENT_EVENTS = BulkInsert(
+    ConsentEvent.__table__, ("patient_id", "change", "source", "words", "message_id", "at")
 )
+_INSERT_APPOINTMENTS = BulkInsert(Appointment.__table__, _NEW_APPOINTMENT_COLUMNS)
 
 
 def _time_conversions() -> dict[str, dict[Any, Any]]:
@@ -1524,32 +1521,55 @@ def _time_conversions() -> dict[str, dict[Any, Any]]:
     return {"starts_at": {}, "created_at": {}}
 
 
+_NEW_PATIENT_COLUMNS = (
+    "clinic_id",
+    "phone",
+    "name",
+    "language",
+    "consent_at",
+    "consent_method",
+    "consent_number",
+    "opted_out",
+    "opted_out_at",
+    "created_at",
+)
+_INSERT_PATIENTS = BulkInsert(Patient.__table__, _NEW_PATIENT_COLUMNS)
+
+
 def _insert_patients(
     session: Session, clinic: Clinic, wishes: list[_PatientWish], now: datetime
 ) -> dict[str, int]:
     """Insert new patients and return their ids by phone."""
     ids: dict[str, int] = {}
-    table = Patient.__table__
-    statement = insert(table).returning(table.c.id, table.c.phone)
+    connection = session.connection()
     for start in range(0, len(wishes), WRITE_CHUNK):
-        values = [
-            {
-                "clinic_id": clinic.id,
-                "phone": w.phone,
-                "name": w.name,
-                "language": w.language or "en",
-                "consent_at": now if w.consent else None,
-                "consent_method": CONSENT_METHOD if w.consent else None,
-                "consent_number": w.phone if w.consent else None,
-                "opted_out": False,
-                "opted_out_at": None,
-                "created_at": now,
-            }
-            for w in wishes[start : start + WRITE_CHUNK]
-        ]
+        chunk = wishes[start : start + WRITE_CHUNK]
+        _INSERT_PATIENTS.write(
+            connection,
+            [
+                {
+                    "clinic_id": clinic.id,
+                    "phone": w.phone,
+                    "name": w.name,
+                    "language": w.language or "en",
+                    "consent_at": now if w.consent else None,
+                    "consent_method": CONSENT_METHOD if w.consent else None,
+                    "consent_number": w.phone if w.consent else None,
+                    "opted_out": False,
+                    "opted_out_at": None,
+                    "created_at": now,
+                }
+                for w in chunk
+            ],
+        )
         # Keyed by the file's own phone strings: the database's copies would double them.
-        phones = {w.phone: w.phone for w in wishes[start : start + WRITE_CHUNK]}
-        for patient_id, phone in session.execute(statement, values):
+        phones = {w.phone: w.phone for w in chunk}
+        stored = session.execute(
+            select(Patient.id, Patient.phone).where(
+                Patient.clinic_id == clinic.id, Patient.phone.in_(list(phones))
+            )
+        )
+        for patient_id, phone in stored:
             ids[phones[phone]] = patient_id
     return ids
 

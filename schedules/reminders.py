@@ -9,14 +9,14 @@ from functools import cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from messages.catalog import Catalog
 from messages.reminders import reminder_values, render_reminder
 from schedules.clinic_values import clinic_values
 from schedules.content import clinic_catalog
-from schedules.driver_sql import DriverStatement, bound_columns
+from schedules.driver_sql import BulkInsert
 from schedules.models import (
     Appointment,
     AppointmentStatus,
@@ -58,9 +58,7 @@ _NEW_REMINDER_COLUMNS = (
 # A clinic's visits share their slots, so these recur across an import's reminders (and equal
 # instants are stored alike, whatever their zone).
 _RECURRING_TIMES = ("due_at", "expires_at", "planned_start", "created_at")
-_INSERT_REMINDER = DriverStatement(
-    insert(Reminder.__table__).values(bound_columns(Reminder.__table__, _NEW_REMINDER_COLUMNS))
-)
+_INSERT_REMINDERS = BulkInsert(Reminder.__table__, _NEW_REMINDER_COLUMNS)
 
 
 def timing_for(clinic: Clinic) -> TimingSettings:
@@ -166,9 +164,9 @@ def _sync_chunk(
         stored = existing.get(patient_id, [])
         _reconcile(clinic, patient_id, appointments, plan, stored, now, new_rows, cancelled)
     if new_rows:
-        # One executemany on the DBAPI cursor: ORM objects, or even Core's per-row parameter
-        # handling, would cost seconds for an import's tens of thousands.
-        _INSERT_REMINDER.executemany(session.connection(), new_rows, conversions)
+        # On the DBAPI cursor: ORM objects, or even Core's per-row parameter handling, would
+        # cost seconds for an import's tens of thousands.
+        _INSERT_REMINDERS.write(session.connection(), new_rows, conversions)
     if cancelled:
         session.execute(update(Reminder), cancelled)
         # The bulk update bypasses the identity map: reload any of these already loaded.

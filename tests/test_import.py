@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 import schedules.importer as importer
@@ -792,8 +792,9 @@ def test_an_import_reads_and_writes_in_bulk_not_row_by_row(svc, clinic):
     finally:
         event.remove(engine, "before_cursor_execute", count)
     # Reminder writes are counted by the planner's own tests; it reads appointments once.
+    # Patients are read twice: to compare with the file, then the new ones' ids.
     ours = [s for s in statements if "reminders" not in s]
-    assert sum("FROM patients" in s for s in ours) == 1
+    assert sum("FROM patients" in s for s in ours) == 2
     assert sum("FROM appointments" in s for s in ours) == 2
     assert len(ours) < 12
 
@@ -963,27 +964,50 @@ def test_a_check_counts_valid_rows_and_phones_without_keeping_rows():
     assert check.valid_rows == 500 and len(check.wishes) == 50
 
 
-def test_remembered_conversions_store_what_converting_each_value_stores():
-    """An import's reminders convert each recurring time once; equal instants store alike."""
-    from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert
+def test_a_bulk_insert_stores_what_converting_each_value_stores(svc):
+    """Bulk rows (COPY on PostgreSQL) are converted by their types, remembered conversions
+    included, and get their columns' Python-side defaults; a naive time is refused."""
+    from sqlalchemy import Column, Integer, MetaData, String, Table
 
-    from schedules.driver_sql import DriverStatement, bound_columns
+    from schedules.driver_sql import CHUNK, BulkInsert
     from schedules.models import UTCDateTime
 
-    table = Table("times", MetaData(), Column("n", Integer), Column("at", UTCDateTime()))
-    statement = DriverStatement(insert(table).values(bound_columns(table, ("n", "at"))))
+    table = Table(
+        "bulk_insert_times",
+        MetaData(),
+        Column("n", Integer, primary_key=True, autoincrement=False),
+        Column("at", UTCDateTime()),
+        Column("kind", String(8), default="planned"),
+    )
+    bulk = BulkInsert(table, ("n", "at"))
     moment = datetime(2027, 3, 14, 9, 30, tzinfo=UTC)
     values = [moment, moment.astimezone(DENVER), moment + timedelta(minutes=1), moment]
-    rows = [{"n": n, "at": at} for n, at in enumerate(values)]
-    engine = create_engine("sqlite://")
-    table.create(engine)
-    remembered: dict[str, dict[Any, Any]] = {"at": {}}
-    with engine.begin() as connection:
-        statement.executemany(connection, rows, remembered)
-        stored = connection.execute(select(table.c.at).order_by(table.c.n)).scalars().all()
-        with pytest.raises(ValueError, match="naive"):
-            statement.executemany(connection, [{"n": 9, "at": datetime(2027, 3, 14)}], remembered)
-    assert stored == [moment, moment, moment + timedelta(minutes=1), moment]
+    # More rows than one executemany takes, given as a generator.
+    many = CHUNK + 5
+    rows = ({"n": n, "at": values[n % 4]} for n in range(many))
+    table.create(svc.engine)
+    try:
+        remembered: dict[str, dict[Any, Any]] = {"at": {}}
+        with svc.engine.begin() as connection:
+            bulk.write(connection, rows, remembered)
+            bulk.write(connection, iter(()), remembered)
+            stored = connection.execute(
+                select(table.c.at, table.c.kind).where(table.c.n < 4).order_by(table.c.n)
+            ).all()
+            count = connection.scalar(select(func.count()).select_from(table))
+        with svc.engine.begin() as connection, pytest.raises(ValueError, match="naive"):
+            bulk.write(connection, [{"n": many, "at": datetime(2027, 3, 14)}], remembered)
+        with svc.engine.connect() as connection:
+            after_refused = connection.scalar(select(func.count()).select_from(table))
+    finally:
+        table.drop(svc.engine)
+    assert stored == [
+        (moment, "planned"),
+        (moment, "planned"),
+        (moment + timedelta(minutes=1), "planned"),
+        (moment, "planned"),
+    ]
+    assert count == many and after_refused == many
     assert len(remembered["at"]) == 2
 
 
