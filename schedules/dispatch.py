@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, bindparam, exists, literal, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import Update
 
 from messages.catalog import Catalog, ContentError
 from schedules.alerts import alert_if_visit_at_risk
@@ -798,16 +799,28 @@ def _alert(reminder: Reminder, kind: AlertKind, now: datetime) -> Alert:
 def expire_overdue(factory: sessionmaker[Session], now: datetime) -> int:
     """Expire pending reminders past their latest useful moment, even during quiet hours."""
     with transaction(factory) as session:
-        result = session.execute(
-            update(Reminder)
-            .where(Reminder.status == ReminderStatus.PENDING, Reminder.expires_at <= now)
-            .values(
-                status=ReminderStatus.EXPIRED,
-                status_reason="past its latest useful moment",
-                updated_at=now,
-            )
-        )
+        result = session.execute(overdue_expiry(now))
         return int(result.rowcount or 0)
+
+
+def overdue_expiry(now: datetime) -> Update:
+    """Return the statement marking pending reminders past their latest useful moment expired."""
+    # A text is always due before it expires (the planner's rule; a retry is only planned
+    # before expiry), so the due condition changes nothing but lets ix_reminders_status_due
+    # find the rows: there is no index on expires_at.
+    return (
+        update(Reminder)
+        .where(
+            Reminder.status == ReminderStatus.PENDING,
+            Reminder.due_at <= now,
+            Reminder.expires_at <= now,
+        )
+        .values(
+            status=ReminderStatus.EXPIRED,
+            status_reason="past its latest useful moment",
+            updated_at=now,
+        )
+    )
 
 
 def recover_stale_claims(factory: sessionmaker[Session], now: datetime) -> None:

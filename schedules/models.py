@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -200,7 +201,11 @@ class Patient(Base):
     """Someone who texts a clinic's number or is on its schedule, with consent and opt-out state."""
 
     __tablename__ = "patients"
-    __table_args__ = (UniqueConstraint("clinic_id", "phone"),)
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "phone"),
+        # What an appointment's composite foreign key refers to: its patient, of its clinic.
+        UniqueConstraint("id", "clinic_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
@@ -333,12 +338,22 @@ class Appointment(Base):
         UniqueConstraint("clinic_id", "external_id"),
         Index("ix_appointments_patient_start", "patient_id", "starts_at"),
         Index("ix_appointments_clinic_start", "clinic_id", "starts_at"),
+        # One check per row for both keys, and a patient of another clinic is refused.
+        ForeignKeyConstraint(
+            ["patient_id", "clinic_id"],
+            ["patients.id", "patients.clinic_id"],
+            name="fk_appointments_patient_id_patients",
+            ondelete="CASCADE",
+        ),
+        # What a reminder's composite foreign key refers to: its visit, of its clinic.
+        UniqueConstraint("id", "clinic_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
+    # Its clinic is checked with its patient (the composite key above).
+    clinic_id: Mapped[int]
     external_id: Mapped[str] = mapped_column(String(64))
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    patient_id: Mapped[int]
     starts_at: Mapped[datetime]
     duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
     treatment: Mapped[str] = mapped_column(String(8), default=Treatment.IV)
@@ -381,15 +396,30 @@ class Reminder(Base):
 
     __tablename__ = "reminders"
     __table_args__ = (
+        # Also the expiry sweep's: a text is always due before it expires.
         Index("ix_reminders_status_due", "status", "due_at"),
-        Index("ix_reminders_status_expires", "status", "expires_at"),
         Index("ix_reminders_appointment", "appointment_id"),
         Index("ix_reminders_patient_due", "patient_id", "due_at"),
+        Index(
+            "uq_reminders_twilio_sid",
+            "twilio_sid",
+            unique=True,
+            sqlite_where=text("twilio_sid IS NOT NULL"),
+            postgresql_where=text("twilio_sid IS NOT NULL"),
+        ),
+        # One check per row for both keys, and another clinic's visit is refused.
+        ForeignKeyConstraint(
+            ["appointment_id", "clinic_id"],
+            ["appointments.id", "appointments.clinic_id"],
+            name="fk_reminders_appointment_id_appointments",
+            ondelete="CASCADE",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
-    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"))
+    # Its clinic is checked with its appointment (the composite key above).
+    clinic_id: Mapped[int]
+    appointment_id: Mapped[int]
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
     # Comma-separated ReminderKind values in send order, e.g. "fasting,arrival".
     kinds: Mapped[str] = mapped_column(String(32))
@@ -402,7 +432,7 @@ class Reminder(Base):
     # Which worker's batch holds the claim, so a claim taken back from it is not sent by it.
     claim_token: Mapped[str | None] = mapped_column(String(36))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    twilio_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    twilio_sid: Mapped[str | None] = mapped_column(String(64))
     error_code: Mapped[int | None]
     error_message: Mapped[str | None] = mapped_column(String(255))
     body: Mapped[str | None] = mapped_column(Text)

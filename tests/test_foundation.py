@@ -10,6 +10,8 @@ import shlex
 import shutil
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -18,13 +20,16 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from bot.config import ConfigError, load_config
 from bot.logs import JsonFormatter
 from conftest import PATIENT, make_test_app, post_signed, twilio_params
 from schedules.db import make_engine
+from schedules.migrate import downgrade, upgrade
 from schedules.models import Base, UTCDateTime
 from schedules.phones import mask_phone
 
@@ -71,6 +76,82 @@ def test_migrations_match_the_models(database_url):
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+@pytest.fixture
+def fresh_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """Yield the URL of a new empty database of the run's kind; drop it afterwards."""
+    if not database_url.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    admin = create_engine(
+        make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    name = f"clinicbot_migrate_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_the_composite_keys_migration_keeps_rows_and_refuses_another_clinics_visit(
+    fresh_database_url,
+):
+    """0005 up and down keeps the stored rows; at head a reminder must match its visit's clinic."""
+    engine = make_engine(fresh_database_url)
+    at = "'2027-01-04 16:00:00+00:00'"
+    try:
+        upgrade(engine, "0004")
+        with engine.begin() as connection:
+            for clinic in (1, 2):
+                connection.execute(
+                    text(
+                        "INSERT INTO clinics (id, slug, name, sms_number, phone, timezone, "
+                        "oncall_number, hours, settings, created_at) VALUES "
+                        f"({clinic}, 'c{clinic}', 'C', '+1720555010{clinic}', '+17205550100', "
+                        f"'America/Denver', '+17205550199', 'Mon-Fri 8-5', '{{}}', {at})"
+                    )
+                )
+            connection.execute(
+                text(
+                    "INSERT INTO patients (id, clinic_id, phone, language, opted_out, "
+                    f"texts_in_window, created_at) VALUES (7, 1, '+17205550123', 'en', false, 0, "
+                    f"{at})"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO appointments (id, clinic_id, external_id, patient_id, starts_at, "
+                    f"duration_minutes, treatment, status, created_at) VALUES (8, 1, 'A-1', 7, "
+                    f"{at}, 60, 'iv', 'scheduled', {at})"
+                )
+            )
+        reminder = (
+            "INSERT INTO reminders (id, clinic_id, appointment_id, patient_id, kinds, due_at, "
+            "expires_at, planned_start, status, attempts, created_at) VALUES "
+            f"(:id, :clinic, 8, 7, 'fasting', {at}, {at}, {at}, 'pending', 0, {at})"
+        )
+        with engine.begin() as connection:
+            connection.execute(text(reminder), {"id": 9, "clinic": 1})
+        upgrade(engine)
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(text(reminder), {"id": 10, "clinic": 2})
+        downgrade(engine, "0004")
+        with engine.connect() as connection:
+            stored = connection.execute(
+                text(
+                    "SELECT r.id, a.external_id, p.phone FROM reminders r "
+                    "JOIN appointments a ON a.id = r.appointment_id "
+                    "JOIN patients p ON p.id = a.patient_id"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in stored] == [(9, "A-1", "+17205550123")]
 
 
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path):

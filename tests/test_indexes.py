@@ -1,4 +1,4 @@
-"""The message indexes are few and partial; the queries that need them still use them.
+"""The message and reminder indexes are few and partial; the queries that need them use them.
 
 Every inbound text writes each index on messages, so the migration keeps only what a query
 needs, some of them partial. A partial index is only used when the planner can prove the query
@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import Connection, Engine, event, select
 
 from schedules.db import make_engine
-from schedules.models import Message, Purpose
+from schedules.dispatch import overdue_expiry
+from schedules.models import Message, Purpose, Reminder
 from schedules.outbox import due_pages, stale_page_claims
 
 NOW = datetime(2027, 1, 4, 17, 0, tzinfo=UTC)
@@ -85,3 +86,17 @@ def test_a_patients_conversation_reads_the_patient_index(connection: Connection)
         .limit(50)
     )
     assert "ix_messages_patient_created" in query_plan(connection, statement)
+
+
+def test_the_expiry_sweep_reads_the_due_index(connection: Connection) -> None:
+    """Pending reminders past their latest useful moment are found through
+    ix_reminders_status_due: there is no index on expires_at to write on every import."""
+    assert "ix_reminders_status_due" in query_plan(connection, overdue_expiry(NOW))
+
+
+def test_a_status_callback_finds_its_reminder_through_the_partial_sid_index(
+    connection: Connection,
+) -> None:
+    """An equality on twilio_sid implies it is not NULL: the index of sent reminders serves it."""
+    statement = select(Reminder.id).where(Reminder.twilio_sid == "SM" + "0" * 32)
+    assert "uq_reminders_twilio_sid" in query_plan(connection, statement)

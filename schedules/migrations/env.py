@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from schedules.db import make_engine
+from schedules.migrate import migration_connection
 from schedules.models import Base
 
 config = context.config
@@ -43,9 +44,8 @@ def run_migrations_online() -> None:
         return
     engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
     try:
-        with engine.connect() as conn:
+        with migration_connection(engine) as conn:
             _run_with(conn)
-            conn.commit()
     finally:
         engine.dispose()
 
