@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from itertools import chain, islice
 from typing import Any
@@ -145,13 +146,20 @@ class BulkInsert:
         values recur, and whose conversion gives equal values equal results, to the caller's
         dict of conversions, kept across calls: each distinct value is converted once.
         """
-        pending = iter(rows)
-        first = next(pending, None)
-        if first is None:
-            return
-        pending = chain((first,), pending)
-        dialect = connection.dialect
-        compiled = self._insert._for(dialect)
+        with self.writing(connection, remembered) as writer:
+            writer.write(rows)
+
+    @contextmanager
+    def writing(
+        self, connection: Connection, remembered: Mapping[str, dict[Any, Any]] | None = None
+    ) -> Iterator[BulkWriter]:
+        """Yield a writer of rows as write() takes them; they are all stored when the block ends.
+
+        On PostgreSQL the database stores the rows while the block goes on: work the block does
+        after writing (no statements: the connection is busy copying) overlaps with the
+        database's. Elsewhere each write is stored at once.
+        """
+        compiled = self._insert._for(connection.dialect)
         processors = {
             name: _remembering(processor, remembered[name])
             if remembered and name in remembered
@@ -160,18 +168,8 @@ class BulkInsert:
         }
         cursor = _cursor(connection)
         try:
-            if dialect.name == "postgresql":
-                with cursor.copy(self._copy_sql(dialect)) as copy:
-                    copy.set_types(self._copy_types(dialect))
-                    for values in _in_order(pending, self._names, processors, self._defaults):
-                        copy.write_row(values)
-                return
-            order = compiled.positional or self._names
-            while chunk := list(islice(pending, CHUNK)):
-                parameters: list[Any] = list(_in_order(chunk, order, processors, self._defaults))
-                if compiled.positional is None:
-                    parameters = [dict(zip(order, values, strict=True)) for values in parameters]
-                cursor.executemany(compiled.sql, parameters)
+            with ExitStack() as copying:
+                yield BulkWriter(self, connection, cursor, compiled, processors, copying)
         finally:
             cursor.close()
 
@@ -188,6 +186,52 @@ class BulkInsert:
             compiled = self._table.c[name].type.compile(dialect=dialect)
             types.append(compiled.split("(")[0].strip().lower())
         return types
+
+
+class BulkWriter:
+    """Writes rows for one BulkInsert.writing block (see there)."""
+
+    def __init__(
+        self,
+        bulk: BulkInsert,
+        connection: Connection,
+        cursor: Any,
+        compiled: _Compiled,
+        processors: Mapping[str, Callable[[Any], Any]],
+        copying: ExitStack,
+    ) -> None:
+        self._bulk = bulk
+        self._dialect = connection.dialect
+        self._cursor = cursor
+        self._compiled = compiled
+        self._processors = processors
+        self._copying = copying
+        self._copy: Any = None
+
+    def write(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Write rows (each naming every column given); a generator is read as it goes."""
+        bulk, processors, defaults = self._bulk, self._processors, self._bulk._defaults
+        pending = iter(rows)
+        first = next(pending, None)
+        if first is None:
+            return
+        pending = chain((first,), pending)
+        if self._dialect.name == "postgresql":
+            if self._copy is None:
+                # Opened at the first row: a block that writes none costs no round trip.
+                self._copy = self._copying.enter_context(
+                    self._cursor.copy(bulk._copy_sql(self._dialect))
+                )
+                self._copy.set_types(bulk._copy_types(self._dialect))
+            for values in _in_order(pending, bulk._names, processors, defaults):
+                self._copy.write_row(values)
+            return
+        order = self._compiled.positional or bulk._names
+        while chunk := list(islice(pending, CHUNK)):
+            parameters: list[Any] = list(_in_order(chunk, order, processors, defaults))
+            if self._compiled.positional is None:
+                parameters = [dict(zip(order, values, strict=True)) for values in parameters]
+            self._cursor.executemany(self._compiled.sql, parameters)
 
 
 def _cursor(connection: Connection) -> Any:

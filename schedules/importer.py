@@ -1190,11 +1190,18 @@ def apply_schedule_csv(
     rows = _rows_to_load(source, check)
     conversions = _time_conversions()
     with _page_cache(session, IMPORT_CACHE_KIB if not dry_run else None):
-        while chunk := list(islice(rows, IMPORT_CHUNK)):
+        chunk = list(islice(rows, IMPORT_CHUNK))
+        while chunk:
             step = _Plan(report, patient_of_phone=patients.patient_of_phone)
             _plan_appointments(session, clinic, chunk, step, lookup=dry_run or stored is not None)
-            if not dry_run:
-                _write_appointments(session, clinic, step, phone_to_id, now, conversions)
+            if dry_run:
+                chunk = list(islice(rows, IMPORT_CHUNK))
+                continue
+            with _INSERT_APPOINTMENTS.writing(session.connection(), conversions) as writer:
+                writer.write(_new_appointments(clinic, step, phone_to_id, now))
+                # The next chunk is read and checked while the database stores this one.
+                chunk = list(islice(rows, IMPORT_CHUNK))
+            _update_appointments(session, step, phone_to_id, now)
             touched |= step.touched
         if not dry_run and report.changed:
             _replan(session, clinic, touched, now, report)
@@ -1449,37 +1456,39 @@ def _write_patients(session: Session, clinic: Clinic, plan: _Plan, now: datetime
 
 
 def _write_appointments(
-    session: Session,
-    clinic: Clinic,
-    plan: _Plan,
-    phone_to_id: dict[str, int],
-    now: datetime,
-    conversions: dict[str, dict[Any, Any]] | None = None,
+    session: Session, clinic: Clinic, plan: _Plan, phone_to_id: dict[str, int], now: datetime
 ) -> None:
-    """Insert the new appointments and update the changed ones, in bulk.
-
-    conversions, kept by the caller across chunks, remembers the stored form of recurring times.
-    """
-    remembered = conversions if conversions is not None else _time_conversions()
-    # On the DBAPI cursor: Core's per-row parameter handling cost as much as the database.
+    """Insert the new appointments and update the changed ones, in bulk."""
     _INSERT_APPOINTMENTS.write(
-        session.connection(),
-        (
-            {
-                "clinic_id": clinic.id,
-                "external_id": row.external_id,
-                "patient_id": phone_to_id[row.phone],
-                "starts_at": row.starts_at,
-                "duration_minutes": row.duration_minutes,
-                "treatment": row.treatment,
-                "status": row.status,
-                "created_at": now,
-                "updated_at": None,
-            }
-            for row in plan.inserts
-        ),
-        remembered,
+        session.connection(), _new_appointments(clinic, plan, phone_to_id, now), _time_conversions()
     )
+    _update_appointments(session, plan, phone_to_id, now)
+
+
+def _new_appointments(
+    clinic: Clinic, plan: _Plan, phone_to_id: dict[str, int], now: datetime
+) -> Iterator[dict[str, Any]]:
+    """Yield the plan's new appointments as rows to insert."""
+    # Read before the first row: nothing may load from the database while rows are copied.
+    clinic_id = clinic.id
+    for row in plan.inserts:
+        yield {
+            "clinic_id": clinic_id,
+            "external_id": row.external_id,
+            "patient_id": phone_to_id[row.phone],
+            "starts_at": row.starts_at,
+            "duration_minutes": row.duration_minutes,
+            "treatment": row.treatment,
+            "status": row.status,
+            "created_at": now,
+            "updated_at": None,
+        }
+
+
+def _update_appointments(
+    session: Session, plan: _Plan, phone_to_id: dict[str, int], now: datetime
+) -> None:
+    """Write the plan's changed appointments."""
     _write_chunks(
         session,
         update(Appointment),

@@ -69,14 +69,32 @@ def timing_for(clinic: Clinic) -> TimingSettings:
 def sync_reminders(
     session: Session, clinic: Clinic, patient_ids: Iterable[int], now: datetime
 ) -> None:
-    """Re-plan the pending reminders of these patients from their scheduled appointments."""
-    zone = ZoneInfo(clinic.timezone)
-    timing = timing_for(clinic)
-    memo = PlanMemo(zone, timing)
+    """Re-plan the pending reminders of these patients from their scheduled appointments.
+
+    A chunk of patients at a time, with a fixed number of queries each. While the database
+    stores one chunk's new reminders, the next chunk (read before) is planned.
+    """
+    memo = PlanMemo(ZoneInfo(clinic.timezone), timing_for(clinic))
     conversions: dict[str, dict[Any, Any]] = {name: {} for name in _RECURRING_TIMES}
     ids = sorted(set(patient_ids))
-    for start in range(0, len(ids), CHUNK):
-        _sync_chunk(session, clinic, ids[start : start + CHUNK], memo, conversions, now)
+    chunks = [ids[start : start + CHUNK] for start in range(0, len(ids), CHUNK)]
+    if not chunks:
+        return
+    # Ids, not the clinic: nothing may load from the database while rows are being copied.
+    clinic_id = clinic.id
+    planned = _plan_chunk(clinic_id, _read_chunk(session, chunks[0], now), memo, now)
+    for number in range(len(chunks)):
+        following = None
+        if number + 1 < len(chunks):
+            following = _read_chunk(session, chunks[number + 1], now)
+        new_rows, cancelled = planned
+        # On the DBAPI cursor: ORM objects, or even Core's per-row parameter handling, would
+        # cost seconds for an import's tens of thousands.
+        with _INSERT_REMINDERS.writing(session.connection(), conversions) as writer:
+            writer.write(new_rows)
+            if following is not None:
+                planned = _plan_chunk(clinic_id, following, memo, now)
+        _cancel(session, cancelled)
 
 
 def replan_clinic(session: Session, clinic: Clinic, now: datetime) -> None:
@@ -114,15 +132,16 @@ class _Stored(NamedTuple):
     status: str
 
 
-def _sync_chunk(
-    session: Session,
-    clinic: Clinic,
-    patient_ids: Sequence[int],
-    memo: PlanMemo,
-    conversions: dict[str, dict[Any, Any]],
-    now: datetime,
-) -> None:
-    """Re-plan reminders for one chunk of patients with a fixed number of queries."""
+class _ChunkState(NamedTuple):
+    """A chunk of patients' scheduled visits and stored reminders, as planning reads them."""
+
+    patient_ids: Sequence[int]
+    visits: dict[int, list[_Booked]]
+    existing: dict[int, list[_Stored]]
+
+
+def _read_chunk(session: Session, patient_ids: Sequence[int], now: datetime) -> _ChunkState:
+    """Read a chunk of patients' scheduled visits and recent reminders, in two queries."""
     # Plain rows, not ORM objects: an import plans tens of thousands of appointments.
     visits: dict[int, list[_Booked]] = defaultdict(list)
     for row in session.execute(
@@ -148,10 +167,17 @@ def _sync_chunk(
         ).where(Reminder.patient_id.in_(patient_ids), Reminder.planned_start >= now - LOOKBACK)
     ):
         existing[row.patient_id].append(_Stored(*row))
+    return _ChunkState(patient_ids, visits, existing)
+
+
+def _plan_chunk(
+    clinic_id: int, state: _ChunkState, memo: PlanMemo, now: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return a chunk's reminders to insert and its stale pending ones to cancel; no queries."""
     new_rows: list[dict[str, Any]] = []
     cancelled: list[dict[str, Any]] = []
-    for patient_id in patient_ids:
-        appointments = {a.id: a for a in visits.get(patient_id, ())}
+    for patient_id in state.patient_ids:
+        appointments = {a.id: a for a in state.visits.get(patient_id, ())}
         plan = plan_patient(
             [
                 Visit(key=a.id, start=a.starts_at, treatment=a.treatment)
@@ -161,23 +187,25 @@ def _sync_chunk(
             memo.settings,
             memo,
         )
-        stored = existing.get(patient_id, [])
-        _reconcile(clinic, patient_id, appointments, plan, stored, now, new_rows, cancelled)
-    if new_rows:
-        # On the DBAPI cursor: ORM objects, or even Core's per-row parameter handling, would
-        # cost seconds for an import's tens of thousands.
-        _INSERT_REMINDERS.write(session.connection(), new_rows, conversions)
-    if cancelled:
-        session.execute(update(Reminder), cancelled)
-        # The bulk update bypasses the identity map: reload any of these already loaded.
-        ids = {row["id"] for row in cancelled}
-        for instance in list(session.identity_map.values()):
-            if isinstance(instance, Reminder) and instance.id in ids:
-                session.expire(instance)
+        stored = state.existing.get(patient_id, [])
+        _reconcile(clinic_id, patient_id, appointments, plan, stored, now, new_rows, cancelled)
+    return new_rows, cancelled
+
+
+def _cancel(session: Session, cancelled: list[dict[str, Any]]) -> None:
+    """Write the cancellations of stale pending reminders."""
+    if not cancelled:
+        return
+    session.execute(update(Reminder), cancelled)
+    # The bulk update bypasses the identity map: reload any of these already loaded.
+    ids = {row["id"] for row in cancelled}
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, Reminder) and instance.id in ids:
+            session.expire(instance)
 
 
 def _reconcile(
-    clinic: Clinic,
+    clinic_id: int,
     patient_id: int,
     appointments: dict[int, _Booked],
     plan: list[PlannedText],
@@ -222,7 +250,7 @@ def _reconcile(
             status, reason = ReminderStatus.SKIPPED, "loaded after its latest useful moment"
         new_rows.append(
             {
-                "clinic_id": clinic.id,
+                "clinic_id": clinic_id,
                 "appointment_id": appointment.id,
                 "patient_id": patient_id,
                 "kinds": key[1],

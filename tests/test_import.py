@@ -931,15 +931,17 @@ def test_a_failure_while_writing_a_late_chunk_rolls_back_every_chunk(
     load, svc, small_chunks, monkeypatch
 ):
     before = dump(svc)
-    real = importer._write_appointments
+    real = importer._new_appointments
     calls = iter(range(100))
 
-    def failing(*args: Any) -> None:
+    def failing(*args: Any) -> Any:
+        # Raised from inside the rows being written (a COPY under way on PostgreSQL).
         if next(calls) == 6:
+            yield next(real(*args))
             raise RuntimeError("the database went away")
-        real(*args)
+        yield from real(*args)
 
-    monkeypatch.setattr(importer, "_write_appointments", failing)
+    monkeypatch.setattr(importer, "_new_appointments", failing)
     result = load(first_file())
     assert isinstance(result.exception, RuntimeError)
     assert dump(svc) == before
