@@ -123,16 +123,17 @@ class BulkInsert:
 
     def __init__(self, table: Table, columns: Sequence[str]) -> None:
         self._table = table
-        self._defaults: dict[str, Any] = {}
+        self.defaults: dict[str, Any] = {}
         for column in table.columns:
             default = column.default
             if column.name in columns or default is None:
                 continue
             if not getattr(default, "is_scalar", False):
                 raise ValueError(f"{table.name}.{column.name} has a computed default: name it")
-            self._defaults[column.name] = default.arg  # type: ignore[attr-defined]
-        self._names = (*columns, *self._defaults)
-        self._insert = DriverStatement(insert(table).values(bound_columns(table, self._names)))
+            self.defaults[column.name] = default.arg  # type: ignore[attr-defined]
+        self.names = (*columns, *self.defaults)
+        self._insert = DriverStatement(insert(table).values(bound_columns(table, self.names)))
+        self._copies: dict[str, tuple[str, list[str]]] = {}
 
     def write(
         self,
@@ -166,26 +167,29 @@ class BulkInsert:
             else processor
             for name, processor in compiled.processors.items()
         }
+        dialect = connection.dialect
+        copy = self._copy_statement(dialect) if dialect.name == "postgresql" else None
         cursor = _cursor(connection)
         try:
             with ExitStack() as copying:
-                yield BulkWriter(self, connection, cursor, compiled, processors, copying)
+                yield BulkWriter(self, cursor, compiled, processors, copy, copying)
         finally:
             cursor.close()
 
-    def _copy_sql(self, dialect: Dialect) -> str:
-        """Return the COPY statement for the table's columns."""
-        preparer = dialect.identifier_preparer
-        columns = ", ".join(preparer.quote(name) for name in self._names)
-        return f"COPY {preparer.format_table(self._table)} ({columns}) FROM STDIN (FORMAT BINARY)"
-
-    def _copy_types(self, dialect: Dialect) -> list[str]:
-        """Return the PostgreSQL type names of the columns, for a binary COPY."""
-        types = []
-        for name in self._names:
-            compiled = self._table.c[name].type.compile(dialect=dialect)
-            types.append(compiled.split("(")[0].strip().lower())
-        return types
+    def _copy_statement(self, dialect: Dialect) -> tuple[str, list[str]]:
+        """Return the binary COPY statement for the columns and their PostgreSQL type names."""
+        copy = self._copies.get(dialect.name)
+        if copy is None:
+            preparer = dialect.identifier_preparer
+            columns = ", ".join(preparer.quote(name) for name in self.names)
+            table = preparer.format_table(self._table)
+            sql = f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
+            types = [
+                self._table.c[name].type.compile(dialect=dialect).split("(")[0].strip().lower()
+                for name in self.names
+            ]
+            copy = self._copies[dialect.name] = (sql, types)
+        return copy
 
 
 class BulkWriter:
@@ -194,39 +198,38 @@ class BulkWriter:
     def __init__(
         self,
         bulk: BulkInsert,
-        connection: Connection,
         cursor: Any,
         compiled: _Compiled,
         processors: Mapping[str, Callable[[Any], Any]],
+        copy: tuple[str, list[str]] | None,
         copying: ExitStack,
     ) -> None:
         self._bulk = bulk
-        self._dialect = connection.dialect
         self._cursor = cursor
         self._compiled = compiled
         self._processors = processors
+        self._copy_statement = copy
         self._copying = copying
         self._copy: Any = None
 
     def write(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Write rows (each naming every column given); a generator is read as it goes."""
-        bulk, processors, defaults = self._bulk, self._processors, self._bulk._defaults
+        names, defaults, processors = self._bulk.names, self._bulk.defaults, self._processors
         pending = iter(rows)
         first = next(pending, None)
         if first is None:
             return
         pending = chain((first,), pending)
-        if self._dialect.name == "postgresql":
+        if self._copy_statement is not None:
             if self._copy is None:
                 # Opened at the first row: a block that writes none costs no round trip.
-                self._copy = self._copying.enter_context(
-                    self._cursor.copy(bulk._copy_sql(self._dialect))
-                )
-                self._copy.set_types(bulk._copy_types(self._dialect))
-            for values in _in_order(pending, bulk._names, processors, defaults):
+                sql, types = self._copy_statement
+                self._copy = self._copying.enter_context(self._cursor.copy(sql))
+                self._copy.set_types(types)
+            for values in _in_order(pending, names, processors, defaults):
                 self._copy.write_row(values)
             return
-        order = self._compiled.positional or bulk._names
+        order = self._compiled.positional or names
         while chunk := list(islice(pending, CHUNK)):
             parameters: list[Any] = list(_in_order(chunk, order, processors, defaults))
             if self._compiled.positional is None:

@@ -8,9 +8,9 @@ import json
 import logging
 import shlex
 import shutil
+import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -20,9 +20,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import ConfigError, load_config
@@ -84,18 +83,15 @@ def fresh_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     if not database_url.startswith("postgresql"):
         yield f"sqlite:///{tmp_path / 'fresh.db'}"
         return
-    admin = create_engine(
-        make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    name = f"clinicbot_migrate_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    # The same throw-away database the test command creates for the PostgreSQL pass.
+    script = [sys.executable, str(ROOT / "scripts" / "pgtestdb.py")]
+    created = subprocess.run([*script, "create", database_url], capture_output=True, text=True)
+    assert created.returncode == 0, created.stderr
+    url = created.stdout.strip()
     try:
-        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        subprocess.run([*script, "drop", url], check=True, capture_output=True)
 
 
 def test_the_composite_keys_migration_keeps_rows_and_refuses_another_clinics_visit(
