@@ -46,6 +46,8 @@ CRISIS: Phrases = {
         "im dying",
         "i am dying",
         "feel like im dying",
+        "feel like dying",
+        "feeling like dying",
         "end my life",
         "end my own life",
         "ending my life",
@@ -76,6 +78,11 @@ CRISIS: Phrases = {
         "no point living",
         "what is the point of living",
         "not worth living",
+        "isnt worth living",
+        "no longer worth living",
+        "life isnt worth",
+        "life is not worth",
+        "life aint worth",
         "tired of living",
         "tired of life",
         "done with life",
@@ -102,9 +109,24 @@ CRISIS: Phrases = {
         "life is pointless",
         "life is meaningless",
         "want to disappear",
+        "wish i could * disappear",
+        "wish i could * vanish",
+        "wish i could * die",
+        "wish i could * sleep forever",
         "disappear forever",
         "plan to end it",
         "going to end it",
+        "want to * end it",
+        "ready to end it",
+        "decided to end it",
+        "about to end it",
+        "thinking about ending it",
+        "thinking of ending it",
+        "think about ending it",
+        "just end it",
+        "end it now",
+        "end it tonight",
+        "end it today",
         "kill me now",
         "please kill me",
         "just kill me",
@@ -149,6 +171,15 @@ CRISIS: Phrases = {
         "took all my medication",
         "took too many pills",
         "took too many",
+        "took too much",
+        "took way too much",
+        "took way too many",
+        "taken too much",
+        "taken too many",
+        "going to take all",
+        "want to take all",
+        "going to swallow",
+        "want to swallow",
         "took a bunch of pills",
         "took the whole bottle",
         "whole bottle of pills",
@@ -182,6 +213,14 @@ CRISIS: Phrases = {
         "me muero",
         "no quiero vivir",
         "no quiero seguir viviendo",
+        "no quiero seguir",
+        "ya no puedo seguir",
+        "no puedo seguir asi",
+        "no quiero estar aqui",
+        "no quiero estar vivo",
+        "no quiero estar viva",
+        "quiero estar muerto",
+        "quiero estar muerta",
         "quitarme la vida",
         "acabar con mi vida",
         "terminar con mi vida",
@@ -193,6 +232,8 @@ CRISIS: Phrases = {
         "cortarme",
         "me corto",
         "me estoy cortando",
+        "me quiero cortar",
+        "me voy a cortar",
         # "Me corté" is also a kitchen accident; CARE.md prefers the false alarm.
         "me corte",
         "cortarme las venas",
@@ -244,6 +285,157 @@ CRISIS_STEMS: tuple[str, ...] = (
     "suicidarme",
     "sobredosis",
     "matarme",
+    "wanttodie",
+    "endmylife",
+    "hurtmyself",
+    "quieromorir",
+)
+
+# Crisis words that count when they come close together in one text, in this order, whatever
+# words sit between ("took like 30 of my pills", "me kiero matar"), so that every ordering of a
+# method need not be listed. Each rule is a language and its steps; each step lists the words (or
+# runs of words) that may fill it, and may start at most NEAR_GAP words after the one before.
+# NEAR_NUMBER fills a step with a count of at least OVERDOSE_COUNT, in digits or in words.
+NEAR_GAP = 4
+NEAR_NUMBER = "#"
+OVERDOSE_COUNT = 5
+COUNT_WORDS: frozenset[str] = _words(
+    """
+    five six seven eight nine ten eleven twelve fifteen twenty thirty forty fifty hundred dozen
+    cinco seis siete ocho nueve diez once doce quince veinte treinta cuarenta cincuenta cien docena
+    """
+)
+# Past tense only: "can I take all my meds that morning?" is a question, not a crisis.
+_TOOK_EN = ("took", "taken", "swallowed", "ate", "downed", "popped", "chugged", "overdid")
+_MANY_EN = (
+    NEAR_NUMBER,
+    "all",
+    "bunch",
+    "handful",
+    "whole",
+    "entire",
+    "lot",
+    "lots",
+    "many",
+    "several",
+)
+_PILLS_EN = (
+    "pills",
+    "pill",
+    "tablets",
+    "tablet",
+    "meds",
+    "medication",
+    "medications",
+    "medicine",
+    "medicines",
+    "bottle",
+    "bottles",
+    "prescription",
+    "prescriptions",
+    "painkillers",
+    "antidepressants",
+    "xanax",
+    "tylenol",
+    "ambien",
+    "klonopin",
+    "valium",
+    "ativan",
+    "benadryl",
+    "advil",
+    "ibuprofen",
+    "aspirin",
+    "oxy",
+    "oxycodone",
+    "percocet",
+    "vicodin",
+    "fentanyl",
+    "heroin",
+    "lithium",
+    "seroquel",
+    "trazodone",
+    "gabapentin",
+    "insulin",
+    "melatonin",
+)
+_TOOK_ES = ("tome", "trague", "tomado", "tragado")
+_MANY_ES = (
+    NEAR_NUMBER,
+    "todas",
+    "todos",
+    "muchas",
+    "muchos",
+    "monton",
+    "demasiadas",
+    "demasiados",
+    "entero",
+    "entera",
+    "puno",
+    "bote",
+    "caja",
+)
+_PILLS_ES = (
+    "pastillas",
+    "pastilla",
+    "pildoras",
+    "pildora",
+    "tabletas",
+    "capsulas",
+    "medicinas",
+    "medicamentos",
+    "medicamento",
+    "frasco",
+    "pomo",
+    "xanax",
+    "tylenol",
+    "clonazepam",
+    "alprazolam",
+    "rivotril",
+    "insulina",
+)
+# First-person intent between "me" and the act: "me quiero matar", not "me puede hacer dano".
+_INTEND_ES = (
+    "quiero",
+    "kiero",
+    "quisiera",
+    "queria",
+    "voy",
+    "estoy",
+    "pienso",
+    "gustaria",
+    "ganas",
+    "necesito",
+    "deberia",
+)
+_HARM_ES = (
+    "matar",
+    "suicidar",
+    "ahorcar",
+    "colgar",
+    "aventar",
+    "disparar",
+    "envenenar",
+    "lastimar",
+    "lastimando",
+    "herir",
+    "hiriendo",
+    "cortar",
+    "cortando",
+    "quitar la vida",
+    "hacer dano",
+    "haciendo dano",
+    "morir",
+)
+# Spelling the wish to die with words between ("i want too die", "i just want to go and die").
+_WISH_EN = ("want", "wish", "ready", "plan", "planning", "deserve", "wanting")
+_DIE_EN = ("die", "dead", "death")
+NEAR_CRISIS: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
+    ("en", (_TOOK_EN, _MANY_EN, _PILLS_EN)),
+    ("en", (_TOOK_EN, _PILLS_EN, _MANY_EN)),
+    ("en", (_WISH_EN, _DIE_EN)),
+    ("es", (_TOOK_ES, _MANY_ES, _PILLS_ES)),
+    ("es", (_TOOK_ES, _PILLS_ES, _MANY_ES)),
+    ("es", (("me",), _INTEND_ES, _HARM_ES)),
 )
 
 # Idioms that contain a crisis or emergency phrase but are clearly benign; they are blanked out
@@ -279,6 +471,13 @@ BENIGN: Phrases = {
         "cutting edge",
         "cut myself shaving",
         "cut myself cooking",
+        "die down",
+        "dies down",
+        "died down",
+        "dying down",
+        "gun show",
+        "gun range",
+        "gun safety",
         # A screen, link or message, not eyesight.
         "cant see why",
         "cant see how",
@@ -312,6 +511,18 @@ BENIGN: Phrases = {
         "me corte las unas",
         "me corte el dedo",
         "me corte cocinando",
+        "cortar el pelo",
+        "cortar el cabello",
+        "cortar las unas",
+        "morir de hambre",
+        "morir de risa",
+        "morir de sueno",
+        "morir de frio",
+        "morir de calor",
+        "morir de aburrimiento",
+        "morir de ganas",
+        "matar el tiempo",
+        "matar de risa",
         "no puedo ver mi cita",
         "no puedo ver el mensaje",
         "no puedo ver el enlace",
@@ -328,6 +539,10 @@ EMERGENCY: Phrases = {
         "chest hurts",
         "chest is hurting",
         "chest is tight",
+        "chest tight",
+        "chest feels tight",
+        "chest feels heavy",
+        "chest is heavy",
         "tight chest",
         "chest tightness",
         "chest pressure",
@@ -356,6 +571,10 @@ EMERGENCY: Phrases = {
         "fainted",
         "fainting",
         "feel faint",
+        "going to faint",
+        "about to faint",
+        "might faint",
+        "feel like fainting",
         "passed out",
         "passing out",
         # Not a bare "pass out": "will I pass out during the infusion?" is a question, not an event.
@@ -382,7 +601,9 @@ EMERGENCY: Phrases = {
         "vision loss",
         "went blind",
         "going blind",
-        "cant see",
+        "cant see anything",
+        "suddenly cant see",
+        "cant see out of",
         "throat swelling",
         "throat is swelling",
         "swelling throat",
@@ -426,7 +647,9 @@ EMERGENCY: Phrases = {
     "es": (
         "dolor de pecho",
         "dolor en el pecho",
-        "me duele el pecho",
+        "me duele * el pecho",
+        "duele el pecho",
+        "dolor * en el pecho",
         "presion en el pecho",
         "ataque al corazon",
         "infarto",
@@ -453,7 +676,8 @@ EMERGENCY: Phrases = {
         "dolor de cabeza fuerte",
         "dolor de cabeza terrible",
         "peor dolor de cabeza",
-        "no puedo ver",
+        "no puedo ver nada",
+        "de repente no puedo ver",
         "perdi la vista",
         "no veo nada",
         "se me hincha la garganta",
@@ -480,8 +704,8 @@ EMERGENCY: Phrases = {
 # Whole messages that are an emergency on their own (a bare "EMERGENCY" errs toward the alarm).
 EMERGENCY_WHOLE: Phrases = {
     "any": ("911",),
-    "en": ("emergency", "help 911"),
-    "es": ("emergencia",),
+    "en": ("emergency", "help 911", "i cant see", "cant see"),
+    "es": ("emergencia", "no puedo ver"),
 }
 
 # Twilio's default keywords (TWILIO.md), matched on the whole message only, any case, with
@@ -494,6 +718,24 @@ CARRIER_HELP: frozenset[str] = frozenset({"help", "info"})
 
 # Opt-out in other words (US rules since April 2025), as the whole message. Words that are common
 # inside sentences ("para" is "for", "stop" is in "when do I stop eating") only count alone.
+# Words that may surround Twilio's STOP and leave it a request to stop ("no thanks, stop"); and
+# the opt-out words that mean the same in a crisis text ("STOP I want to die").
+OPT_OUT_KEYWORDS: frozenset[str] = frozenset({"stop", "stopall", "unsubscribe", "optout", "alto"})
+OPT_OUT_FILLERS: frozenset[str] = _words(
+    """
+    no nope nah thanks thank you please ok okay now just all it me texting texts messages sir
+    gracias por favor ya
+    """
+)
+# Next to STOP these make it a verb about something else ("stop the pain", "make it STOP"), not
+# the keyword.
+STOP_AS_VERB: frozenset[str] = _words(
+    """
+    the this that it these those my me feeling thinking hurting crying being pain thoughts make
+    let el la los las esto eso este mi me
+    """
+)
+
 OPT_OUT_WHOLE: Phrases = {
     "any": (*sorted(CARRIER_OPT_OUT), "stop all", "stop stop", "opt out"),
     "en": (
@@ -508,7 +750,7 @@ OPT_OUT_WHOLE: Phrases = {
         "remove",
         "leave me alone",
     ),
-    "es": ("baja", "para", "alto", "basta", "cancelar", "parar", "ya basta", "no mas"),
+    "es": ("baja", "para", "alto", "basta", "basta ya", "cancelar", "parar", "ya basta", "no mas"),
 }
 
 # Opt-out in other words, anywhere in the message.
@@ -543,6 +785,24 @@ OPT_OUT: Phrases = {
         "cancel * messages",
         "cancel my subscription",
         "lose my number",
+        "no longer want * texts",
+        "no longer want * messages",
+        "dont want * texts",
+        "dont want * messages",
+        "dont want * reminders",
+        "get off * list",
+        "off this list",
+        "off your list",
+        "wrong number",
+        "wrong person",
+        "quit texting",
+        "quit messaging",
+        "quit sending",
+        "remove this number",
+        "remove my number",
+        "delete my number",
+        "delete this number",
+        "erase my number",
     ),
     "es": (
         "no me envien",
@@ -569,6 +829,12 @@ OPT_OUT: Phrases = {
         "sacame de la lista",
         "sacarme de la lista",
         "quitenme de la lista",
+        "no quiero estos mensajes",
+        "no quiero sus mensajes",
+        "no quiero tus mensajes",
+        "no quiero mensajes",
+        "numero equivocado",
+        "se equivocaron de numero",
     ),
 }
 
@@ -858,9 +1124,18 @@ NEGATIONS: frozenset[str] = frozenset(
     {"dont", "not", "no", "never", "cant", "havent", "wont", "didnt", "doesnt", "nunca", "sin"}
 )
 
+# Just before an opt-out phrase these turn it around ("please don't stop the reminders"); Spanish
+# "no" only before a Spanish phrase, since "no, stop texting me" is a refusal.
+OPT_OUT_NEGATIONS: frozenset[str] = frozenset({"dont", "never", "nunca"})
+OPT_OUT_NEGATIONS_ES: frozenset[str] = frozenset({"no"})
+
 # Whole messages that say nothing about the language: carrier keywords, C, R, MENU.
+# The Spanish menu teaches NEXT, RIDE and CALL too, so those alone keep the patient's language.
 UNIVERSAL: frozenset[str] = frozenset(
-    CARRIER_OPT_OUT | CARRIER_OPT_IN | CARRIER_HELP | {"menu", "c", "r", "ok", "okay", "911"}
+    CARRIER_OPT_OUT
+    | CARRIER_OPT_IN
+    | CARRIER_HELP
+    | {"menu", "c", "r", "ok", "okay", "911", "next", "ride", "call"}
 )
 
 # Words only one of the two languages uses; shared ones ("a", "me", "no") are left out.

@@ -13,7 +13,7 @@ from rapidfuzz.distance import OSA
 
 from messages import lexicon
 from messages.intents import INFO_TOPICS, LANGUAGES, AppointmentAction, Intent, IntentKind
-from messages.normalize import bare, fold, normalize
+from messages.normalize import bare, crisis_spelling, fold, normalize
 
 _WILD = "*"
 # One optional extra word, written before the next token's first character.
@@ -42,6 +42,7 @@ _TIER_WEAK, _TIER_PHRASE, _TIER_EXACT = 1, 2, 3
 _NEGATION_WINDOW = 3
 # A crisis text's parts: "STOP. I want to die" opts out as well; "make it stop" does not.
 _CLAUSE = re.compile(r"[.!?;,\n]+")
+_RAW_WORD = re.compile(r"[^\W_]+")
 _SCORE_OUT_OF = re.compile(r"\b([1-5])\s*(?:/|out of|of|de|sobre)\s*5\b")
 _SCORE_LEADING = re.compile(r"^\W*([1-5])\s*[,.!:;)\-]+(?!\s*\d)")
 _NEGATED_ACTIONS = frozenset(
@@ -150,6 +151,75 @@ class _Phrases:
     def blank(self, text: str) -> str:
         """Return text with every match replaced by a placeholder that no phrase contains."""
         return self._regex.sub("_", text)
+
+
+class _Near:
+    """Crisis rules whose steps come in order, each within a few words of the one before."""
+
+    def __init__(self, rules: Sequence[tuple[str, Sequence[Sequence[str]]]]) -> None:
+        self._rules: list[tuple[str, tuple[tuple[Pattern, ...], ...]]] = [
+            (language, tuple(tuple(map(_near_choice, step)) for step in steps))
+            for language, steps in rules
+        ]
+
+    def patterns(self) -> Iterator[Pattern]:
+        """Yield every word run the rules name, for the spelling corrector."""
+        for _, steps in self._rules:
+            for step in steps:
+                yield from (choice for choice in step if choice != (lexicon.NEAR_NUMBER,))
+
+    def first(self, tokens: Sequence[str]) -> _Found | None:
+        """Return a match of the first rule the tokens satisfy, if any."""
+        for language, steps in self._rules:
+            if _steps_match(steps, tokens):
+                return _Found(0, 0, language)
+        return None
+
+
+def _near_choice(choice: str) -> Pattern:
+    """Return one way to fill a step as tokens, the count marker kept as it is."""
+    return (choice,) if choice == lexicon.NEAR_NUMBER else normalize(choice)
+
+
+def _steps_match(steps: Sequence[Sequence[Pattern]], tokens: Sequence[str]) -> bool:
+    """Return whether each step occurs in tokens after the last, at most NEAR_GAP words on."""
+    first, rest = steps[0], steps[1:]
+    for start in range(len(tokens)):
+        end = _step_at(first, tokens, start)
+        if end is None:
+            continue
+        for step in rest:
+            end = next(
+                (
+                    found
+                    for at in range(end, min(end + lexicon.NEAR_GAP + 1, len(tokens)))
+                    if (found := _step_at(step, tokens, at)) is not None
+                ),
+                None,
+            )
+            if end is None:
+                break
+        else:
+            return True
+    return False
+
+
+def _step_at(step: Sequence[Pattern], tokens: Sequence[str], at: int) -> int | None:
+    """Return where one of the step's word runs ends if it starts at tokens[at], else None."""
+    for choice in step:
+        if choice == (lexicon.NEAR_NUMBER,):
+            if _is_many(tokens[at]):
+                return at + 1
+        elif tuple(tokens[at : at + len(choice)]) == choice:
+            return at + len(choice)
+    return None
+
+
+def _is_many(token: str) -> bool:
+    """Return whether a token is a count of at least OVERDOSE_COUNT ("30", "twenty")."""
+    if token.isdigit():
+        return int(token) >= lexicon.OVERDOSE_COUNT
+    return token in lexicon.COUNT_WORDS
 
 
 class _Whole:
@@ -509,6 +579,7 @@ class Matcher:
         self._topics = _Topics(phrasebook)
         self._benign = _Phrases(lexicon.BENIGN)
         self._crisis = _Phrases(lexicon.CRISIS)
+        self._near = _Near(lexicon.NEAR_CRISIS)
         self._emergency = _Phrases(lexicon.EMERGENCY)
         self._emergency_whole = _Whole(lexicon.EMERGENCY_WHOLE)
         self._opt_out_whole = _Whole(lexicon.OPT_OUT_WHOLE)
@@ -517,7 +588,7 @@ class Matcher:
         self._opt_in = _Phrases(lexicon.OPT_IN)
         self._visit_whole = {a: _Whole(lexicon.APPOINTMENT_WHOLE[a]) for a in lexicon.APPOINTMENT}
         self._visit = {a: _Phrases(lexicon.APPOINTMENT[a]) for a in lexicon.APPOINTMENT}
-        safety = [*self._crisis.patterns, *self._emergency.patterns]
+        safety = [*self._crisis.patterns, *self._near.patterns(), *self._emergency.patterns]
         others = [
             *self._benign.patterns,
             *self._emergency_whole.patterns,
@@ -551,7 +622,7 @@ class Matcher:
         core = " ".join(_strip_polite(tokens))
 
         unmasked = self._benign.blank(joined)
-        found = self._crisis.first(unmasked)
+        found = self._crisis_in(unmasked) or self._crisis_spelled(text)
         if found is not None or self._speller.crisis_stem(raw):
             return self._intent(IntentKind.CRISIS, raw, found)
         found = self._emergency_whole.get(core) or self._emergency.first(unmasked)
@@ -561,8 +632,8 @@ class Matcher:
         keyword = bare(text)
         if keyword in lexicon.CARRIER_OPT_OUT:
             return Intent(IntentKind.OPT_OUT, carrier_keyword=True)
-        found = self._opt_out_whole.get(core) or self._opt_out.first(joined)
-        if found is not None:
+        found = self._opt_out_whole.get(core) or self._opt_out_asked(joined)
+        if found is not None or _stop_among_fillers(tokens):
             return self._intent(IntentKind.OPT_OUT, raw, found)
         if keyword in lexicon.CARRIER_OPT_IN:
             return Intent(IntentKind.OPT_IN, carrier_keyword=True)
@@ -591,7 +662,7 @@ class Matcher:
     def mentions_opt_out(self, text: str) -> bool:
         """Return whether the text also asks to stop texts, whatever else it says (CARE.md)."""
         tokens, _ = self._speller.correct(normalize(text))
-        if self._opt_out.first(" ".join(tokens)) is not None:
+        if self._opt_out_asked(" ".join(tokens)) is not None or _says_stop_keyword(text):
             return True
         for clause in _CLAUSE.split(text):
             words, _ = self._speller.correct(normalize(clause))
@@ -601,6 +672,29 @@ class Matcher:
             ):
                 return True
         return False
+
+    def _opt_out_asked(self, text: str) -> _Found | None:
+        """Return the first opt-out phrase in a normalised text that no negation turns around."""
+        for found in self._opt_out.finditer(text):
+            before = text[: found.start].split()[-1:]
+            negations = lexicon.OPT_OUT_NEGATIONS
+            if found.language == "es":
+                negations = negations | lexicon.OPT_OUT_NEGATIONS_ES
+            if not negations.intersection(before):
+                return found
+        return None
+
+    def _crisis_in(self, unmasked: str) -> _Found | None:
+        """Return where a normalised, idiom-blanked text sounds like a crisis."""
+        return self._crisis.first(unmasked) or self._near.first(unmasked.split())
+
+    def _crisis_spelled(self, text: str) -> _Found | None:
+        """Return a crisis the text spells with emoji or digits for letters ("k1ll", "💀")."""
+        spelled = crisis_spelling(text)
+        if spelled is None:
+            return None
+        tokens, _ = self._speller.correct(normalize(spelled))
+        return self._crisis_in(self._benign.blank(" ".join(tokens)))
 
     def _intent(self, kind: IntentKind, tokens: Pattern, found: _Found | None) -> Intent:
         """Return an intent of kind with the text's language."""
@@ -619,6 +713,32 @@ class Matcher:
                     continue
                 return action, found
         return None
+
+
+def _stop_among_fillers(tokens: Pattern) -> bool:
+    """Return whether a text is STOP said with courtesy or repeated ("no thanks, stop")."""
+    keywords = lexicon.OPT_OUT_KEYWORDS
+    return any(t in keywords for t in tokens) and all(
+        t in keywords or t in lexicon.OPT_OUT_FILLERS for t in tokens
+    )
+
+
+def _says_stop_keyword(text: str) -> bool:
+    """Return whether STOP opens the text, or closes it in capitals, as the keyword and not a
+    verb ("STOP I want to die", "i want to die STOP"; not "stop the pain", "make it STOP")."""
+    words = _RAW_WORD.findall(text)
+    if not words:
+        return False
+    keywords, verb_context = lexicon.OPT_OUT_KEYWORDS, lexicon.STOP_AS_VERB
+    first, last = fold(words[0]), fold(words[-1])
+    if first in keywords and (len(words) == 1 or fold(words[1]) not in verb_context):
+        return True
+    return (
+        last in keywords
+        and words[-1].isupper()
+        and any(ch.islower() for ch in text)
+        and fold(words[-2]) not in verb_context
+    )
 
 
 def _strip_polite(tokens: Pattern) -> Pattern:

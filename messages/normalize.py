@@ -94,6 +94,37 @@ PAIRS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
+# Emoji that stand for a word in a crisis text ("i want to 💀", "took 30 💊"); read only by the
+# crisis check, since "💀" alone is also laughter.
+_CRISIS_EMOJI = {
+    "💀": " die ",
+    "☠": " die ",
+    "⚰": " die ",
+    "🪦": " die ",
+    "🔫": " gun ",
+    "🔪": " knife ",
+    "💊": " pills ",
+}
+_CRISIS_EMOJI_RE = re.compile("|".join(map(re.escape, _CRISIS_EMOJI)))
+# Digits and symbols written for letters inside a word ("k1ll", "d1e", "$uicide", "k!ll").
+_LEET = str.maketrans("013457@$!|", "oieastasii")
+_LEET_WORD = re.compile(r"[a-z0-9@$]*[a-z][a-z0-9@$]*(?:[!|][a-z][a-z0-9@$]*)*|[@$][a-z]+")
+_HAS_LEET = re.compile(r"[a-z][0-9@$!|]|[0-9@$!|][a-z]")
+
+
+def crisis_spelling(text: str) -> str | None:
+    """Return text with crisis emoji and letter-for-digit spellings written out, or None if it
+    has neither ("i want to d1e 💀" -> "i want to die die")."""
+    folded = fold(text)
+    spelled = _CRISIS_EMOJI_RE.sub(lambda m: _CRISIS_EMOJI[m.group(0)], folded)
+    if _HAS_LEET.search(spelled):
+        spelled = _LEET_WORD.sub(
+            lambda m: m.group(0).translate(_LEET) if _HAS_LEET.search(m.group(0)) else m.group(0),
+            spelled,
+        )
+    return spelled if spelled != folded else None
+
+
 def fold(text: str) -> str:
     """Return text case-folded, without accents or apostrophes ("Después" -> "despues")."""
     folded = text.casefold()
