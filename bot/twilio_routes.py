@@ -105,35 +105,48 @@ def signature_matches(
     return False
 
 
+def _refused(has_signature: bool) -> Response:
+    """Log and answer a request whose signature is missing or wrong."""
+    log.warning(
+        "Twilio signature invalid",
+        extra={"path": request.path, "has_signature": has_signature},
+    )
+    return _plain(403, "invalid signature")
+
+
 def twilio_signed(view: Callable[..., Response]) -> Callable[..., Response]:
-    """Refuse requests that are not well-formed and signed by Twilio, before anything is stored."""
+    """Refuse requests not signed by Twilio (403), then signed ones that are malformed (400)."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
-        if request.mimetype != FORM_TYPE:
-            return _plain(400, f"expected {FORM_TYPE}")
-        raw = request.get_data(cache=True)
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return _plain(400, "request body is not valid UTF-8")
         token = current_app.config.get("TWILIO_AUTH_TOKEN")
-        signature = request.headers.get("X-Twilio-Signature", "")
         if not token:
             log.error("TWILIO_AUTH_TOKEN is not set: refusing an unverifiable Twilio request")
             return _plain(403, "signature cannot be verified")
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not signature:
+            return _refused(has_signature=False)
+        is_form = request.mimetype == FORM_TYPE
+        if is_form:
+            # Read before the form is parsed: Werkzeug's form parser does not keep the bytes.
+            raw = request.get_data(cache=True)
+            params: Any = request.form
+        else:
+            # Twilio signs any other body as the URL alone (RequestValidator.validate), and
+            # nothing such as a multipart upload is parsed before the signature holds.
+            raw, params = b"", FormValues()
         # Twilio may sign with HMAC-SHA256 and say so in this header; absent, it is HMAC-SHA1.
         algorithm = get_signature_algorithm(
             request.headers.get("X-Twilio-Webhooks-Signature-Settings")
         )
-        if not signature or not signature_matches(
-            token, _signed_url(), request.form, signature, algorithm
-        ):
-            log.warning(
-                "Twilio signature invalid",
-                extra={"path": request.path, "has_signature": bool(signature)},
-            )
-            return _plain(403, "invalid signature")
+        if not signature_matches(token, _signed_url(), params, signature, algorithm):
+            return _refused(has_signature=True)
+        if not is_form:
+            return _plain(400, f"expected {FORM_TYPE}")
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return _plain(400, "request body is not valid UTF-8")
         return view(*args, **kwargs)
 
     return wrapper

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from enum import StrEnum
 from functools import cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -291,10 +292,37 @@ def _why_cancelled(reminder: _Stored, appointments: dict[int, _Booked]) -> str:
     return "re-planned"
 
 
-# What the clinic's reminder listing shows for each internal status.
-LISTED_STATUS = {
-    ReminderStatus.CLAIMED: "pending",
-    ReminderStatus.UNKNOWN: "failed",
+class ListedReminderStatus(StrEnum):
+    """A reminder's status as the clinic's listing shows it (INTERFACE.md's list)."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    SKIPPED = "skipped"
+
+
+# What the clinic's reminder listing shows for every internal status: none leaks through.
+LISTED_STATUS: dict[str, ListedReminderStatus] = {
+    ReminderStatus.PENDING: ListedReminderStatus.PENDING,
+    # Taken by a worker or handed to the sender: not sent yet.
+    ReminderStatus.CLAIMED: ListedReminderStatus.PENDING,
+    ReminderStatus.SENDING: ListedReminderStatus.PENDING,
+    ReminderStatus.SENT: ListedReminderStatus.SENT,
+    ReminderStatus.DELIVERED: ListedReminderStatus.DELIVERED,
+    ReminderStatus.FAILED: ListedReminderStatus.FAILED,
+    ReminderStatus.CANCELLED: ListedReminderStatus.CANCELLED,
+    ReminderStatus.EXPIRED: ListedReminderStatus.EXPIRED,
+    ReminderStatus.SKIPPED: ListedReminderStatus.SKIPPED,
+    # It may not have gone out and is never resent: the clinic cannot count on it.
+    ReminderStatus.UNKNOWN: ListedReminderStatus.FAILED,
+}
+# The stored statuses behind each listed one, so a filter reads the status index.
+STORED_STATUSES: dict[ListedReminderStatus, tuple[str, ...]] = {
+    listed: tuple(str(s) for s in ReminderStatus if LISTED_STATUS[s] is listed)
+    for listed in ListedReminderStatus
 }
 
 
@@ -330,7 +358,7 @@ def list_reminders(session: Session, clinic: Clinic) -> list[dict[str, Any]]:
                 "appointment_id": appointment.external_id,
                 "kinds": reminder.kind_list,
                 "due_at": reminder.due_at.isoformat().replace("+00:00", "Z"),
-                "status": LISTED_STATUS.get(reminder.status, reminder.status),
+                "status": LISTED_STATUS[reminder.status],
                 "body": body,
                 "expires_at": reminder.expires_at.isoformat().replace("+00:00", "Z"),
                 "reason": reminder.status_reason,

@@ -27,9 +27,10 @@ from schedules.models import (
     Message,
     Patient,
     Reminder,
+    ReminderStatus,
     StaffAudit,
 )
-from schedules.reminders import list_reminders
+from schedules.reminders import LISTED_STATUS, ListedReminderStatus, list_reminders
 
 DENVER = ZoneInfo("America/Denver")
 PHONE = "+17205550123"
@@ -529,6 +530,83 @@ def test_reminders_list_matches_the_cli_json_and_filters(api, svc, clinic):
     assert only == [r for r in expected if r["appointment_id"] == "A-2"]
     assert api.get("/reminders", status="sent").json["reminders"] == []
     assert len(api.get("/reminders", status="pending").json["reminders"]) == len(expected)
+
+
+# INTERFACE.md's reminder statuses, in its order.
+CONTRACT_STATUSES = ["pending", "sent", "delivered", "failed", "cancelled", "expired", "skipped"]
+# Each internal status and what the clinic sees of it, written out so a new one is a decision.
+SHOWN_AS = {
+    ReminderStatus.PENDING: "pending",
+    ReminderStatus.CLAIMED: "pending",
+    ReminderStatus.SENDING: "pending",
+    ReminderStatus.SENT: "sent",
+    ReminderStatus.DELIVERED: "delivered",
+    ReminderStatus.FAILED: "failed",
+    ReminderStatus.CANCELLED: "cancelled",
+    ReminderStatus.EXPIRED: "expired",
+    ReminderStatus.SKIPPED: "skipped",
+    ReminderStatus.UNKNOWN: "failed",
+}
+
+
+def set_reminder_status(svc: Services, reminder_id: int, status: ReminderStatus) -> None:
+    """Store an internal status on one reminder, as the dispatcher would."""
+    with transaction(svc.sessions) as session:
+        session.get_one(Reminder, reminder_id).status = status
+
+
+def test_every_internal_status_is_listed_as_one_of_the_contracts():
+    assert set(SHOWN_AS) == set(ReminderStatus)
+    assert {s: str(LISTED_STATUS[s]) for s in ReminderStatus} == SHOWN_AS
+    assert [str(s) for s in ListedReminderStatus] == CONTRACT_STATUSES
+
+
+def test_a_reminder_being_sent_is_listed_and_filtered_as_pending(api, svc, clinic):
+    assert api.upsert(appointment("A-1")).status_code == 200
+    with transaction(svc.sessions) as session:
+        reminder_id = session.scalars(select(Reminder.id).order_by(Reminder.id)).first()
+    assert reminder_id is not None
+    for stored, shown in SHOWN_AS.items():
+        set_reminder_status(svc, reminder_id, stored)
+        listed = api.get("/reminders").json["reminders"]
+        assert {r["status"] for r in listed} <= set(CONTRACT_STATUSES)
+        with transaction(svc.sessions) as session:
+            found = clinic_by_slug(session, clinic["slug"])
+            assert found is not None
+            cli = list_reminders(session, found)
+        assert cli == listed
+        assert shown in {r["status"] for r in cli}, stored
+        for status in CONTRACT_STATUSES:
+            page = api.get("/reminders", status=status).json["reminders"]
+            assert page == [r for r in listed if r["status"] == status], (stored, status)
+    set_reminder_status(svc, reminder_id, ReminderStatus.SENDING)
+    pending = api.get("/reminders", status="pending").json["reminders"]
+    assert len(pending) == len(listed) and all(r["status"] == "pending" for r in pending)
+
+
+@pytest.mark.parametrize("status", ["sending", "claimed", "unknown", "Pending", ""])
+def test_reminder_filter_accepts_only_the_contracts_statuses(api, status):
+    response = api.get("/reminders", status=status)
+    assert response.status_code == 422
+    assert response.json["error"] == "invalid_query"
+    (problem,) = response.json["problems"]
+    assert problem["field"] == "status"
+    assert all(f"'{s}'" in problem["message"] for s in CONTRACT_STATUSES)
+    assert "sending" not in problem["message"]
+
+
+def test_openapi_reminder_status_enum_is_the_contracts_list(client):
+    document = client.get("/api/v1/openapi.json").json
+    schemas = document["components"]["schemas"]
+
+    def resolve(schema: dict[str, Any]) -> dict[str, Any]:
+        ref = schema.get("$ref")
+        return resolve(schemas[ref.rsplit("/", 1)[-1]]) if ref else schema
+
+    operation = document["paths"]["/api/v1/reminders"]["get"]
+    (parameter,) = [p for p in operation["parameters"] if p["name"] == "status"]
+    assert resolve(parameter["schema"])["enum"] == CONTRACT_STATUSES
+    assert resolve(schemas["ReminderOut"]["properties"]["status"])["enum"] == CONTRACT_STATUSES
 
 
 def test_alerts_list_shows_what_staff_see_and_never_the_text(api, svc, clinic):

@@ -217,22 +217,61 @@ def test_body_over_the_request_limit_is_refused(client, clinic, svc):
     assert count(svc, Message) == 0
 
 
-def test_non_utf8_body_is_a_400_and_stores_nothing(client, clinic, svc):
-    raw = b"MessageSid=SM1&From=%2B17205550123&To=%2B13035550100&Body=caf\xe9"
+NON_UTF8_FORM = b"MessageSid=SM1&From=%2B17205550123&To=%2B13035550100&Body=caf\xe9"
+
+
+def test_non_utf8_body_signed_as_twilio_would_is_a_400_and_stores_nothing(client, clinic, svc):
+    # Werkzeug parses no parameters from these bytes, so the signature covers the URL alone.
+    signature = sign(PUBLIC_BASE_URL + "/twilio/sms", {})
     response = client.post(
         "/twilio/sms",
-        data=raw,
+        data=NON_UTF8_FORM,
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": signature},
+    )
+    assert response.status_code == 400
+    assert "UTF-8" in response.get_data(as_text=True)
+    assert count(svc, Message) == 0
+
+
+def test_non_utf8_body_with_a_wrong_signature_is_a_403(client, clinic, svc):
+    response = client.post(
+        "/twilio/sms",
+        data=NON_UTF8_FORM,
         content_type="application/x-www-form-urlencoded",
         headers={"X-Twilio-Signature": "x"},
     )
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert count(svc, Message) == 0
 
 
-def test_json_body_is_a_400(client, clinic, svc):
-    response = client.post("/twilio/sms", json={"Body": "HELP"})
-    assert response.status_code == 400
+@pytest.mark.parametrize("path", ["/twilio/sms", "/twilio/status"])
+@pytest.mark.parametrize("signature", [None, "bm90IGEgc2lnbmF0dXJl"])
+def test_unsigned_json_body_is_a_403_and_stores_nothing(client, clinic, svc, path, signature):
+    headers = {"X-Twilio-Signature": signature} if signature else {}
+    response = client.post(path, json={"Body": "HELP", "MessageSid": new_sid()}, headers=headers)
+    assert response.status_code == 403
     assert count(svc, Message) == 0
+    assert count(svc, Patient) == 0
+
+
+@pytest.mark.parametrize("path", ["/twilio/sms", "/twilio/status"])
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "text/plain", "multipart/form-data; boundary=x"]
+)
+def test_signed_non_form_body_is_a_400_and_stores_nothing(client, clinic, svc, path, content_type):
+    # Twilio signs a body that is not a form as the URL with no parameters.
+    signature = sign(PUBLIC_BASE_URL + path, {})
+    response = client.post(
+        path,
+        data=b'{"Body": "HELP"}',
+        content_type=content_type,
+        headers={"X-Twilio-Signature": signature},
+    )
+    assert response.status_code == 400
+    assert "application/x-www-form-urlencoded" in response.get_data(as_text=True)
+    assert count(svc, Message) == 0
+    assert count(svc, Patient) == 0
 
 
 def test_mms_with_no_text_gets_the_fallback(client, clinic, svc):
@@ -289,6 +328,28 @@ def test_crisis_that_also_says_stop_is_a_crisis_first_then_an_opt_out(client, cl
     assert reply is not None and "988" in reply
     assert count(svc, Alert, Alert.kind == "crisis") == 1
     assert patient_row(svc).opted_out is True
+
+
+@pytest.mark.parametrize("body", ["STOP I want to die", "i want to die STOP", "ALTO quiero morir"])
+def test_crisis_with_the_stop_keyword_opts_out_too(client, clinic, svc, body):
+    reply = reply_of(text_bot(client, body))
+    assert reply is not None and "988" in reply
+    assert count(svc, Alert, Alert.kind == "crisis") == 1
+    assert patient_row(svc).opted_out is True
+
+
+def test_crisis_asking_to_make_the_pain_stop_does_not_opt_out(client, clinic, svc):
+    reply = reply_of(text_bot(client, "make it STOP i want to die"))
+    assert reply is not None and "988" in reply
+    assert patient_row(svc).opted_out is False
+
+
+def test_overdose_in_other_words_gets_the_crisis_reply_and_a_page(client, clinic, svc):
+    reply = reply_of(text_bot(client, "i just took like 30 of my xanax"))
+    assert reply is not None and "988" in reply
+    svc.pages.drain()
+    assert count(svc, Alert, Alert.kind == "crisis") == 1
+    assert count(svc, Message, Message.purpose == "page") == 1
 
 
 def test_crisis_is_answered_beyond_the_reply_cap(client, clinic, svc):

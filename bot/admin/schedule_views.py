@@ -210,10 +210,10 @@ def kind_status(
             r.id,
         ),
     )
-    status = LISTED_STATUS.get(ReminderStatus(best.status), best.status)
+    status = LISTED_STATUS[best.status]
     if best.sent_at is not None and status in ("sent", "delivered", "failed"):
         note = f"sent {when(best.sent_at, zone)}"
-    elif status in ("pending", "sending"):
+    elif status == "pending":
         note = f"due {when(best.due_at, zone)}"
     else:
         note = ""

@@ -60,10 +60,9 @@ from schedules.models import (
     Clinic,
     Patient,
     Reminder,
-    ReminderStatus,
     StaffAudit,
 )
-from schedules.reminders import LISTED_STATUS, render_body
+from schedules.reminders import LISTED_STATUS, STORED_STATUSES, render_body
 from schedules.settings import effective_settings
 
 log = logging.getLogger("clinicbot.api")
@@ -539,8 +538,7 @@ def list_reminders() -> ResponseReturnValue:
     if query.appointment_id is not None:
         statement = statement.where(Appointment.external_id == query.appointment_id)
     if query.status is not None:
-        stored = [s for s in ReminderStatus if LISTED_STATUS.get(s, s) == query.status]
-        statement = statement.where(Reminder.status.in_(stored))
+        statement = statement.where(Reminder.status.in_(STORED_STATUSES[query.status]))
     if query.cursor:
         moment, last_id = _parse_cursor(query.cursor)
         statement = statement.where(
@@ -580,7 +578,7 @@ def reminder_json(
                 "appointment_id": appointment.external_id,
                 "kinds": reminder.kind_list,
                 "due_at": _iso(reminder.due_at),
-                "status": LISTED_STATUS.get(reminder.status, reminder.status),
+                "status": LISTED_STATUS[reminder.status],
                 "body": body,
                 "expires_at": _iso(reminder.expires_at),
                 "reason": reminder.status_reason,

@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from schedules.models import AlertKind, ReminderKind, ReminderStatus
-from schedules.reminders import LISTED_STATUS
+from schedules.models import AlertKind, ReminderKind
+from schedules.reminders import ListedReminderStatus
 
 MAX_BATCH = 5000
 MAX_PAGE = 500
@@ -26,10 +26,6 @@ DEFAULT_PAGE = 100
 CURSOR_PATTERN = r"^-?[0-9]{1,16}\.[0-9]{1,10}$"
 CALENDAR = re.compile(r"\d{4}-\d{2}-\d{2}")
 
-ListedReminderStatus = StrEnum(  # type: ignore[misc]
-    "ListedReminderStatus",
-    {s: s for s in dict.fromkeys(str(LISTED_STATUS.get(r, r)) for r in ReminderStatus)},
-)
 AlertKindName = StrEnum("AlertKindName", {str(k): str(k) for k in AlertKind})  # type: ignore[misc]
 ReminderKindName = StrEnum(  # type: ignore[misc]
     "ReminderKindName", {str(k): str(k) for k in ReminderKind}
