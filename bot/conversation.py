@@ -435,6 +435,12 @@ class _Conversation:
             self._raise_safety_alert(kind, outcome)
             if self.matcher.mentions_opt_out(body) and not self.patient.opted_out:
                 self._opt_out(body, "sms_words_with_crisis", outcome)
+            # "My dad had a stroke, can I reschedule?": the request reaches staff too.
+            request = self.matcher.visit_request(body)
+            if request is AppointmentAction.RESCHEDULE:
+                self._alert(AlertKind.RESCHEDULE, outcome)
+            elif request is AppointmentAction.CALL:
+                self._alert(AlertKind.CALL_BACK, outcome)
             return kind.value, {}
         if kind is IntentKind.OPT_OUT:
             if self.patient.opted_out:

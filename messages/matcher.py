@@ -673,6 +673,14 @@ class Matcher:
                 return True
         return False
 
+    def visit_request(self, text: str) -> AppointmentAction | None:
+        """Return the reschedule or call-back a text also asks for, whatever else it says."""
+        tokens, _ = self._speller.correct(normalize(text))
+        found = self._appointment(" ".join(_strip_polite(tokens)), " ".join(tokens))
+        if found is None or found[0] not in (AppointmentAction.RESCHEDULE, AppointmentAction.CALL):
+            return None
+        return found[0]
+
     def _opt_out_asked(self, text: str) -> _Found | None:
         """Return the first opt-out phrase in a normalised text that no negation turns around."""
         for found in self._opt_out.finditer(text):

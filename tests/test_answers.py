@@ -127,6 +127,21 @@ def test_opting_out_with_no_visit_coming_raises_no_alert(client, clinic, svc):
     assert alerts(svc) == []
 
 
+def test_a_safety_text_that_also_asks_to_reschedule_alerts_staff_of_both(client, clinic, svc):
+    booked(svc, clinic)
+    reply = reply_of(text_bot(client, "my dad had a stroke, can i reschedule"))
+    assert reply is not None and "911" in reply
+    assert sorted(alerts(svc)) == ["emergency", "reschedule"]
+    svc.pages.drain()
+
+
+def test_a_safety_text_alone_raises_only_the_safety_alert(client, clinic, svc):
+    booked(svc, clinic)
+    text_bot(client, "i want to die")
+    assert alerts(svc) == ["crisis"]
+    svc.pages.drain()
+
+
 def test_spanish_patient_gets_the_visit_in_spanish(client, clinic, svc):
     booked(svc, clinic)
     with transaction(svc.sessions) as session:
