@@ -153,20 +153,48 @@ class _Phrases:
         return self._regex.sub("_", text)
 
 
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One step of a proximity rule: the word runs that fill it, by their first word."""
+
+    runs: Mapping[str, tuple[Pattern, ...]]
+    counts: bool  # a count of at least OVERDOSE_COUNT fills it too
+
+    @classmethod
+    def of(cls, choices: Sequence[str]) -> _Step:
+        """Return the step for a lexicon list of words and word runs."""
+        runs: dict[str, list[Pattern]] = defaultdict(list)
+        for choice in choices:
+            if choice != lexicon.NEAR_NUMBER:
+                tokens = normalize(choice)
+                runs[tokens[0]].append(tokens)
+        return cls({k: tuple(v) for k, v in runs.items()}, lexicon.NEAR_NUMBER in choices)
+
+    def end_at(self, tokens: Sequence[str], at: int) -> int | None:
+        """Return where a run of this step ends if one starts at tokens[at], else None."""
+        token = tokens[at]
+        for run in self.runs.get(token, ()):
+            if tuple(tokens[at : at + len(run)]) == run:
+                return at + len(run)
+        if self.counts and _is_many(token):
+            return at + 1
+        return None
+
+
 class _Near:
     """Crisis rules whose steps come in order, each within a few words of the one before."""
 
     def __init__(self, rules: Sequence[tuple[str, Sequence[Sequence[str]]]]) -> None:
-        self._rules: list[tuple[str, tuple[tuple[Pattern, ...], ...]]] = [
-            (language, tuple(tuple(map(_near_choice, step)) for step in steps))
-            for language, steps in rules
+        self._rules = [
+            (language, tuple(_Step.of(step) for step in steps)) for language, steps in rules
         ]
 
     def patterns(self) -> Iterator[Pattern]:
         """Yield every word run the rules name, for the spelling corrector."""
         for _, steps in self._rules:
             for step in steps:
-                yield from (choice for choice in step if choice != (lexicon.NEAR_NUMBER,))
+                for runs in step.runs.values():
+                    yield from runs
 
     def first(self, tokens: Sequence[str]) -> _Found | None:
         """Return a match of the first rule the tokens satisfy, if any."""
@@ -176,16 +204,11 @@ class _Near:
         return None
 
 
-def _near_choice(choice: str) -> Pattern:
-    """Return one way to fill a step as tokens, the count marker kept as it is."""
-    return (choice,) if choice == lexicon.NEAR_NUMBER else normalize(choice)
-
-
-def _steps_match(steps: Sequence[Sequence[Pattern]], tokens: Sequence[str]) -> bool:
+def _steps_match(steps: Sequence[_Step], tokens: Sequence[str]) -> bool:
     """Return whether each step occurs in tokens after the last, at most NEAR_GAP words on."""
     first, rest = steps[0], steps[1:]
     for start in range(len(tokens)):
-        end = _step_at(first, tokens, start)
+        end = first.end_at(tokens, start)
         if end is None:
             continue
         for step in rest:
@@ -193,7 +216,7 @@ def _steps_match(steps: Sequence[Sequence[Pattern]], tokens: Sequence[str]) -> b
                 (
                     found
                     for at in range(end, min(end + lexicon.NEAR_GAP + 1, len(tokens)))
-                    if (found := _step_at(step, tokens, at)) is not None
+                    if (found := step.end_at(tokens, at)) is not None
                 ),
                 None,
             )
@@ -202,17 +225,6 @@ def _steps_match(steps: Sequence[Sequence[Pattern]], tokens: Sequence[str]) -> b
         else:
             return True
     return False
-
-
-def _step_at(step: Sequence[Pattern], tokens: Sequence[str], at: int) -> int | None:
-    """Return where one of the step's word runs ends if it starts at tokens[at], else None."""
-    for choice in step:
-        if choice == (lexicon.NEAR_NUMBER,):
-            if _is_many(tokens[at]):
-                return at + 1
-        elif tuple(tokens[at : at + len(choice)]) == choice:
-            return at + len(choice)
-    return None
 
 
 def _is_many(token: str) -> bool:
