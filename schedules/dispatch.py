@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, bindparam, exists, literal, or_, select, update
+from sqlalchemy import Connection, bindparam, exists, literal, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.dml import Update
 
@@ -60,9 +60,6 @@ from schedules.settings import effective_settings
 log = logging.getLogger("clinicbot.dispatch")
 
 BATCH_SIZE = 200
-# A reminder due at the end of the send window may go out this late; later catch-up waits for
-# the window to open again (and expires if that is too late).
-ON_TIME_GRACE = timedelta(minutes=10)
 STALE_AFTER = timedelta(minutes=2)
 MAX_ATTEMPTS = 5
 RETRY_BASE = timedelta(seconds=30)
@@ -347,13 +344,17 @@ def claim_due(
 ) -> list[Claimed]:
     """Claim up to batch_size due reminders, settling those that must not be sent."""
     with transaction(factory) as session:
+        # No grace past the window's end, however few minutes late: a text that missed its window
+        # waits for the next one and expires if its visit comes first (expire_overdue).
         open_ids = list(_open_clinics(session, now))
+        if not open_ids:
+            return []
         query = (
             select(Reminder)
             .where(
                 Reminder.status == ReminderStatus.PENDING,
                 Reminder.due_at <= now,
-                or_(Reminder.clinic_id.in_(open_ids), Reminder.due_at >= now - ON_TIME_GRACE),
+                Reminder.clinic_id.in_(open_ids),
             )
             .order_by(Reminder.due_at, Reminder.id)
             .limit(batch_size)

@@ -32,6 +32,10 @@ CHECKIN_LIFETIME = timedelta(hours=24)
 # the local day after the visit, which is under 49 hours after the start in any zone.
 CHECKIN_DUE_BOUND = timedelta(hours=49)
 
+# A text moved back out of quiet hours is due this long before the window closes, so a worker
+# tick that comes a few minutes late still finds the window open (the worker never sends in
+# quiet hours, however little late).
+WINDOW_END_MARGIN = timedelta(minutes=10)
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -264,19 +268,32 @@ def in_window(instant: datetime, zone: ZoneInfo, settings: TimingSettings) -> bo
     return settings.window_start <= clock <= settings.window_end
 
 
+def _last_call_clock(settings: TimingSettings) -> time:
+    """Return the latest local clock time a text is planned for: the margin before the end."""
+    day = date(2000, 1, 1)
+    end = datetime.combine(day, settings.window_end) - WINDOW_END_MARGIN
+    return max(end, datetime.combine(day, settings.window_start)).time()
+
+
 def _latest_in_window(instant: datetime, zone: ZoneInfo, settings: TimingSettings) -> datetime:
-    """Return instant if in the window, else the latest in-window moment before it."""
-    if in_window(instant, zone, settings):
-        return instant
+    """Return instant if it is in the window before its last call, else the latest such moment
+    before it."""
     local = instant.astimezone(zone)
+    if settings.window_start <= local.time() <= _last_call_clock(settings):
+        return instant
     day = local.date()
     if local.time() < settings.window_start:
         day -= timedelta(days=1)
-    moved = wall_time(day, settings.window_end, zone)
+    moved = _last_call(day, zone, settings)
     while moved > instant:  # only when window_end is a skipped wall-clock time
         day -= timedelta(days=1)
-        moved = wall_time(day, settings.window_end, zone)
+        moved = _last_call(day, zone, settings)
     return moved
+
+
+def _last_call(day: date, zone: ZoneInfo, settings: TimingSettings) -> datetime:
+    """Return the latest moment of a local day a text is planned for."""
+    return wall_time(day, _last_call_clock(settings), zone)
 
 
 def _into_window_same_day(instant: datetime, zone: ZoneInfo, settings: TimingSettings) -> datetime:
@@ -284,8 +301,8 @@ def _into_window_same_day(instant: datetime, zone: ZoneInfo, settings: TimingSet
     local = instant.astimezone(zone)
     if local.time() < settings.window_start:
         return wall_time(local.date(), settings.window_start, zone)
-    if local.time() > settings.window_end:
-        return wall_time(local.date(), settings.window_end, zone)
+    if local.time() > _last_call_clock(settings):
+        return _last_call(local.date(), zone, settings)
     return instant
 
 

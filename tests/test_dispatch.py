@@ -169,6 +169,34 @@ def test_nothing_is_sent_at_night_after_downtime(svc, clinic, twilio_stub):
     assert stored.status == "sent" and stored.sent_at == morning
 
 
+def test_text_moved_out_of_quiet_hours_is_due_before_the_window_closes(svc, clinic, twilio_stub):
+    book(svc, clinic["id"], "2026-12-02T23:00")
+    arrival = next(r for r in reminders(svc) if r.kinds == "arrival")
+    # 20:00 would be the window's last moment; a worker tick a little late still finds it open.
+    assert arrival.due_at == local("2026-12-02T19:50")
+    late = local("2026-12-02T19:58")
+    assert run(svc, late).reminders["sent"] == 1
+    stored = reminders_by_id(svc, arrival.id)
+    assert stored.status == "sent" and stored.sent_at == late
+    assert [t["Body"] for t in sent_to(twilio_stub)] == [stored.body]
+
+
+def test_reminder_that_missed_the_window_is_not_sent_in_quiet_hours(svc, clinic, twilio_stub):
+    book(svc, clinic["id"], "2026-12-02T23:00")
+    arrival = next(r for r in reminders(svc) if r.kinds == "arrival")
+    # The worker was down from before 19:50 until a few minutes into quiet hours.
+    assert run(svc, local("2026-12-02T20:00:01")).reminders["sent"] == 0
+    assert run(svc, local("2026-12-02T20:05")).reminders["sent"] == 0
+    assert reminders_by_id(svc, arrival.id).status == "pending"
+    # Like any text that missed the window: it waits for the window, and the visit comes first.
+    run(svc, local("2026-12-02T23:00"))
+    stored = reminders_by_id(svc, arrival.id)
+    assert stored.status == "expired" and stored.status_reason == "past its latest useful moment"
+    assert stored.twilio_sid is None and sent_to(twilio_stub) == []
+    assert run(svc, local("2026-12-03T10:00")).reminders["sent"] == 1  # the check-in alone
+    assert [r.kinds for r in reminders(svc) if r.status == "sent"] == ["checkin"]
+
+
 def reminders_by_id(svc: Services, reminder_id: int) -> Reminder:
     """Return one reminder."""
     with transaction(svc.sessions) as session:

@@ -304,10 +304,20 @@ def test_spring_forward_sunday_visit_is_planned_in_true_local_times() -> None:
             "iv",
             [
                 ("fasting", "2026-11-23 18:00"),
-                ("arrival", "2026-11-24 20:00"),
+                ("arrival", "2026-11-24 19:50"),
                 ("checkin", "2026-11-25 10:00"),
             ],
-            id="23:30 arrival at 20:30 moves back to 20:00",
+            id="23:30 arrival at 20:30 moves back to 19:50, ten minutes before the window closes",
+        ),
+        pytest.param(
+            "2026-11-24 22:55",
+            "iv",
+            [
+                ("fasting", "2026-11-23 18:00"),
+                ("arrival", "2026-11-24 19:50"),
+                ("checkin", "2026-11-25 10:00"),
+            ],
+            id="22:55 arrival at 19:55 is inside the last ten minutes, so it moves to 19:50",
         ),
         pytest.param(
             "2026-11-24 00:30",
@@ -318,12 +328,8 @@ def test_spring_forward_sunday_visit_is_planned_in_true_local_times() -> None:
         pytest.param(
             "2026-11-24 00:00",
             "iv",
-            [
-                ("fasting", "2026-11-23 17:00"),
-                ("arrival", "2026-11-23 20:00"),
-                ("checkin", "2026-11-25 10:00"),
-            ],
-            id="midnight texts exactly three hours apart stay separate",
+            [("fasting,arrival", "2026-11-23 17:00"), ("checkin", "2026-11-25 10:00")],
+            id="midnight arrival moved back to 19:50 joins the 17:00 fasting text",
         ),
         pytest.param(
             "2026-11-24 00:30",
@@ -361,7 +367,7 @@ def test_texts_are_not_merged_when_merging_is_turned_off() -> None:
     timing = TimingSettings(merge_within_hours=0)
     assert shown(plan("2026-11-24 09:15", timing=timing)) == [
         ("fasting", "2026-11-23 18:00"),
-        ("arrival", "2026-11-23 20:00"),
+        ("arrival", "2026-11-23 19:50"),
         ("checkin", "2026-11-25 10:00"),
     ]
 
@@ -623,7 +629,7 @@ def test_check_in_before_the_window_moves_to_its_opening() -> None:
 def test_check_in_after_the_window_moves_back_into_its_own_day() -> None:
     timing = TimingSettings(day_after_time=time(21, 30))
     (checkin,) = [t for t in plan("2026-11-24 12:00", timing=timing) if "checkin" in t.kinds]
-    assert checkin.due_at == at("2026-11-25 20:00")
+    assert checkin.due_at == at("2026-11-25 19:50")
 
 
 def test_settings_come_from_a_clinics_settings_dict() -> None:
