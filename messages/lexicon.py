@@ -192,6 +192,100 @@ CRISIS: Phrases = {
         "somebody help me",
         "i need help now",
         "i need help right now",
+        # Attempts, plans and euphemisms.
+        "i attempted",
+        "attempted again",
+        "tried to end it",
+        "ending it tonight",
+        "ending it today",
+        "unaliving",
+        "unalived",
+        "self delete",
+        "delete myself",
+        "sewer slide",
+        "sewerslide",
+        "sui thoughts",
+        "to sleep forever",
+        "hope i dont wake up",
+        "so i dont wake up",
+        "not to wake up",
+        "to not wake up",
+        "cant do life",
+        "i cant anymore",
+        "done with everything",
+        "tired of everything",
+        "no point anymore",
+        "whats the point anymore",
+        "no reason to keep going",
+        "see a way out",
+        "better off if i",
+        "make it through the night",
+        "how much longer i can",
+        "cant hold on",
+        # Farewells.
+        "is my last text",
+        "be my last text",
+        "is my last message",
+        "be my last message",
+        "wont be around much longer",
+        "wont be here much longer",
+        "wont be around anymore",
+        "wont be here anymore",
+        "wont be around anyway",
+        "wont be here anyway",
+        "wont be needing them anymore",
+        "letters to my family",
+        "letter to my family",
+        "giving away my",
+        "gave away my",
+        "goodbye everyone",
+        # Methods.
+        "noose",
+        "have the pills ready",
+        "got the pills ready",
+        "pills lined up",
+        "empty pill bottles",
+        "empty pill bottle",
+        "into oncoming traffic",
+        "oncoming traffic",
+        "in front of a train",
+        "step in front of",
+        "walk in front of",
+        "throw myself in front of",
+        "drive my car into",
+        "use it on myself",
+        "arms are bleeding",
+        "wrists are bleeding",
+        "wrist is bleeding",
+        "self harmed",
+        "i cut again",
+        "sh again",
+        "sh urges",
+        "did sh",
+        "relapsed",
+        "cutting again",
+        "urge to cut",
+        "urges to cut",
+        "burned myself",
+        "burnt myself",
+        # Someone else in danger.
+        "kill himself",
+        "kill herself",
+        "kill themselves",
+        "killing himself",
+        "killing herself",
+        "end his life",
+        "end her life",
+        "ending his life",
+        "ending her life",
+        "hurt himself",
+        "hurt herself",
+        "hang himself",
+        "hang herself",
+        "shoot himself",
+        "shoot herself",
+        "use it on himself",
+        "use it on herself",
     ),
     "es": (
         "suicidio",
@@ -270,6 +364,63 @@ CRISIS: Phrases = {
         "dispararme",
         "pegarme un tiro",
         "adios para siempre",
+        "harta de vivir",
+        "harto de vivir",
+        "harta de la vida",
+        "harto de la vida",
+        "cansada de todo",
+        "cansado de todo",
+        "harta de todo",
+        "harto de todo",
+        "me canse de todo",
+        "ya no quiero nada",
+        "no puedo con esta vida",
+        "irme de este mundo",
+        "ir de este mundo",
+        "ir con diosito",
+        "irme con diosito",
+        "no quiero despertar",
+        "dormir y no despertar",
+        "ojala no despertar",
+        "no volver a despertar",
+        "ojala no despierte",
+        "mejor sin mi",
+        "nadie me extranaria",
+        "nadie me va a extranar",
+        "sentido a la vida",
+        "no tiene sentido vivir",
+        "no le encuentro sentido",
+        "no le veo sentido",
+        "es mi ultimo mensaje",
+        "sera mi ultimo mensaje",
+        "cartas a mi familia",
+        "carta a mi familia",
+        "carta de despedida",
+        "regalando mis cosas",
+        "regale mis cosas",
+        "adios a todos",
+        "ya no voy a estar aqui",
+        "no voy a estar aqui mucho",
+        "me pase con las pastillas",
+        "me pase de pastillas",
+        "tomo todas sus pastillas",
+        "pegar un tiro",
+        "darme un tiro",
+        "tirar del puente",
+        "tirar de un puente",
+        "tirar del edificio",
+        "echar del edificio",
+        "estrellar el carro",
+        "estrellar mi carro",
+        "estrellarme",
+        "me hice dano",
+        "me lastime",
+        "se quiere matar",
+        "se va a matar",
+        "se quiere suicidar",
+        "quiere matarse",
+        "va a matarse",
+        "se quiere morir",
     ),
 }
 
@@ -293,10 +444,9 @@ CRISIS_STEMS: tuple[str, ...] = (
 
 # Crisis words that count when they come close together in one text, in this order, whatever
 # words sit between ("took like 30 of my pills", "me kiero matar"), so that every ordering of a
-# method need not be listed. Each rule is a language and its steps; each step lists the words (or
-# runs of words) that may fill it, and may start at most NEAR_GAP words after the one before.
+# method need not be listed. Each rule is a language, the most words that may sit between two
+# steps, and its steps; each step lists the words (or runs of words) that may fill it.
 # NEAR_NUMBER fills a step with a count of at least OVERDOSE_COUNT, in digits or in words.
-NEAR_GAP = 4
 NEAR_NUMBER = "#"
 OVERDOSE_COUNT = 5
 COUNT_WORDS: frozenset[str] = _words(
@@ -305,11 +455,15 @@ COUNT_WORDS: frozenset[str] = _words(
     cinco seis siete ocho nueve diez once doce quince veinte treinta cuarenta cincuenta cien docena
     """
 )
-# Past tense only: "can I take all my meds that morning?" is a question, not a crisis.
+NearRule = tuple[str, int, tuple[tuple[str, ...], ...]]
+# Past tense only: "can I take all my meds that morning?" is a question, not a crisis. Both
+# languages' words in every list: people mix them ("took todas mis pills").
 _TOOK_EN = ("took", "taken", "swallowed", "ate", "downed", "popped", "chugged", "overdid")
+_TOOK_ES = ("tome", "trague", "tomado", "tragado")
 _MANY_EN = (
     NEAR_NUMBER,
     "all",
+    "al",
     "bunch",
     "handful",
     "whole",
@@ -318,7 +472,26 @@ _MANY_EN = (
     "lots",
     "many",
     "several",
+    "bottle",
+    "bottles",
 )
+_MANY_ES = (
+    NEAR_NUMBER,
+    "todas",
+    "todos",
+    "muchas",
+    "muchos",
+    "monton",
+    "demasiadas",
+    "demasiados",
+    "entero",
+    "entera",
+    "puno",
+    "bote",
+    "caja",
+    "frasco",
+)
+_ALL = ("all", "whole", "entire", "bunch", "handful", "todas", "todos")
 _PILLS_EN = (
     "pills",
     "pill",
@@ -358,25 +531,11 @@ _PILLS_EN = (
     "insulin",
     "melatonin",
 )
-_TOOK_ES = ("tome", "trague", "tomado", "tragado")
-_MANY_ES = (
-    NEAR_NUMBER,
-    "todas",
-    "todos",
-    "muchas",
-    "muchos",
-    "monton",
-    "demasiadas",
-    "demasiados",
-    "entero",
-    "entera",
-    "puno",
-    "bote",
-    "caja",
-)
 _PILLS_ES = (
     "pastillas",
     "pastilla",
+    "pastiyas",
+    "pastiya",
     "pildoras",
     "pildora",
     "tabletas",
@@ -393,6 +552,37 @@ _PILLS_ES = (
     "rivotril",
     "insulina",
 )
+# People mix the two languages ("took todas mis pills"): those rules use both lists.
+_TOOK = (*_TOOK_EN, *_TOOK_ES)
+_MANY = (*_MANY_EN, *_MANY_ES)
+_PILLS = (*_PILLS_EN, *_PILLS_ES)
+_ALCOHOL = (
+    "alcohol",
+    "vodka",
+    "wine",
+    "beer",
+    "liquor",
+    "whiskey",
+    "tequila",
+    "booze",
+    "rum",
+    "cerveza",
+    "vino",
+    "licor",
+)
+_INTEND_EN = (
+    "going",
+    "want",
+    "about",
+    "planning",
+    "plan",
+    "ready",
+    "decided",
+    "thinking",
+    "will",
+)
+_TAKE = ("take", "taking", "swallow", "swallowing", "tomar", "tomarme")
+_THEM_ALL = ("them all", "all of them", "it all", "the whole bottle", "the entire bottle")
 # First-person intent between "me" and the act: "me quiero matar", not "me puede hacer dano".
 _INTEND_ES = (
     "quiero",
@@ -425,17 +615,148 @@ _HARM_ES = (
     "hacer dano",
     "haciendo dano",
     "morir",
+    "tirar del",
+    "tirar de",
+    "tirar por",
+    "echar del",
+    "echar de",
+)
+_SOMEONE_ES = (
+    "hijo",
+    "hija",
+    "esposo",
+    "esposa",
+    "mama",
+    "papa",
+    "hermano",
+    "hermana",
+    "novio",
+    "novia",
+    "amigo",
+    "amiga",
+    "se",
 )
 # Spelling the wish to die with words between ("i want too die", "i just want to go and die").
 _WISH_EN = ("want", "wish", "ready", "plan", "planning", "deserve", "wanting")
-_DIE_EN = ("die", "dead", "death")
-NEAR_CRISIS: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
-    ("en", (_TOOK_EN, _MANY_EN, _PILLS_EN)),
-    ("en", (_TOOK_EN, _PILLS_EN, _MANY_EN)),
-    ("en", (_WISH_EN, _DIE_EN)),
-    ("es", (_TOOK_ES, _MANY_ES, _PILLS_ES)),
-    ("es", (_TOOK_ES, _PILLS_ES, _MANY_ES)),
-    ("es", (("me",), _INTEND_ES, _HARM_ES)),
+_DIE = ("die", "dead", "death", "morir", "muerto", "muerta")
+_ON_PURPOSE_EN = (
+    "took",
+    "cut",
+    "burned",
+    "burnt",
+    "hurt",
+    "punched",
+    "hit",
+    "bled",
+    "overdosed",
+    "swallowed",
+    "crashed",
+    "starved",
+    "scratched",
+)
+_ON_PURPOSE_ES = ("hice", "lastime", "corte", "queme", "tome", "trague", "pegue")
+_HAVE_EN = (
+    "bought",
+    "have",
+    "got",
+    "tied",
+    "found",
+    "ready",
+    "tie",
+    "buy",
+    "loaded",
+    "holding",
+    "grabbed",
+    "hold",
+    "load",
+)
+_HAVE_ES = ("tengo", "compre", "consegui", "amarre", "agarre", "cargue")
+_GUN = ("gun", "pistol", "rifle", "shotgun", "firearm", "revolver")
+_BLADE = ("razor", "razors", "blade", "blades", "knife")
+_HIGH_PLACE = ("bridge", "ledge", "roof", "rooftop", "railing", "tracks", "puente", "azotea")
+NEAR_CRISIS: tuple[NearRule, ...] = (
+    ("en", 4, (_TOOK_EN, _MANY_EN, _PILLS_EN)),
+    ("en", 4, (_TOOK_EN, _PILLS_EN, _MANY_EN)),
+    ("en", 2, (_INTEND_EN, _TAKE, _ALL, (*_PILLS, "them", "it"))),
+    ("en", 2, (_INTEND_EN, _TAKE, _THEM_ALL)),
+    ("en", 4, (("mixed",), _PILLS, _ALCOHOL)),
+    ("en", 4, (_WISH_EN, _DIE)),
+    ("en", 4, (_ON_PURPOSE_EN, ("on purpose",))),
+    ("en", 2, (_HAVE_EN, ("rope", "ropes"))),
+    ("en", 3, (_HAVE_EN, _GUN)),
+    ("en", 3, (_GUN, _DIE)),
+    ("en", 2, (("have", "holding", "got", "bought", "grabbed", "hold"), _BLADE)),
+    ("en", 4, (_BLADE, ("wrist", "wrists", "myself", "throat", "arm", "arms"))),
+    ("en", 3, (("standing", "sitting", "climbing", "climbed"), _HIGH_PLACE)),
+    ("en", 5, (_HIGH_PLACE, ("jump", "jumping"))),
+    ("en", 3, (("jump", "jumping"), ("off", "from"), _HIGH_PLACE)),
+    (
+        "en",
+        3,
+        (
+            ("drive", "driving", "crash", "crashing", "steer", "swerve"),
+            (
+                "into a wall",
+                "into a tree",
+                "into a pole",
+                "off a cliff",
+                "into traffic",
+                "on purpose",
+                "off a bridge",
+                "off the road",
+            ),
+        ),
+    ),
+    ("en", 4, (("garage",), ("car", "engine"), ("running", "on"))),
+    ("en", 4, (("car", "engine"), ("running",), ("garage",))),
+    ("en", 7, (("ready", "want", "going", "time"), ("heaven",))),
+    ("es", 4, (_TOOK_ES, _MANY_ES, _PILLS_ES)),
+    ("es", 4, (_TOOK_ES, _PILLS_ES, _MANY_ES)),
+    ("any", 4, (_TOOK, _MANY, _PILLS)),
+    ("any", 4, (_TOOK, _PILLS, _MANY)),
+    ("es", 3, (_SOMEONE_ES, ("tomo", "trago"), _MANY, _PILLS)),
+    ("es", 4, (("me",), _INTEND_ES, _HARM_ES)),
+    ("es", 4, (_ON_PURPOSE_ES, ("a proposito",))),
+    ("es", 2, (_HAVE_ES, ("soga", "cuerda", "lazo"))),
+    ("es", 2, (_HAVE_ES, ("pistola", "arma", "rifle", "escopeta"))),
+    ("es", 7, (("quiero", "listo", "lista"), ("cielo",))),
+)
+# Medical emergencies in words that come apart ("sudden really bad headache", "chest duele").
+NEAR_EMERGENCY: tuple[NearRule, ...] = (
+    ("en", 5, (("heart",), ("explode", "exploding"))),
+    ("en", 3, (("sudden", "suddenly", "severe", "worst"), ("headache",))),
+    ("en", 3, (("chest",), ("duele", "dolor"))),
+    ("en", 2, (("blood pressure", "bp"), ("really high", "very high", "too high", "super high"))),
+)
+# Whole messages that are a crisis on their own ("going to jump" inside a text is often not).
+CRISIS_WHOLE: Phrases = {
+    "en": (
+        "i want to dye",
+        "want to dye",
+        "going to jump",
+        "im going to jump",
+        "i am going to jump",
+        "ready to jump",
+        "i want to jump",
+    ),
+}
+# Crisis words written with asterisks ("k*ll", "s*icide"), written out by the crisis check.
+MASKED_CRISIS_WORDS: tuple[str, ...] = (
+    "kill",
+    "killing",
+    "suicide",
+    "suicidal",
+    "die",
+    "dead",
+    "overdose",
+    "unalive",
+    "cut",
+    "cutting",
+    "matar",
+    "matarme",
+    "morir",
+    "suicidio",
+    "suicidarme",
 )
 
 # Idioms that contain a crisis or emergency phrase but are clearly benign; they are blanked out
@@ -478,6 +799,12 @@ BENIGN: Phrases = {
         "gun show",
         "gun range",
         "gun safety",
+        "lol im dying",
+        "im dying lol",
+        "lmao im dying",
+        "im dying lmao",
+        "haha im dying",
+        "im dying haha",
         # A screen, link or message, not eyesight.
         "cant see why",
         "cant see how",
@@ -523,6 +850,12 @@ BENIGN: Phrases = {
         "morir de ganas",
         "matar el tiempo",
         "matar de risa",
+        "muriendo de risa",
+        "muriendo de hambre",
+        "muriendo de sueno",
+        "muriendo de calor",
+        "muriendo de frio",
+        "muriendo de ganas",
         "no puedo ver mi cita",
         "no puedo ver el mensaje",
         "no puedo ver el enlace",
@@ -643,6 +976,17 @@ EMERGENCY: Phrases = {
         "it is an emergency",
         "medical emergency",
         "having an emergency",
+        "isnt breathing",
+        "isnt responding",
+        "isnt waking up",
+        "collapsed",
+        "collapsing",
+        "and i cant see",
+        "cant stop the bleeding",
+        "bleeding wont stop",
+        "wont stop bleeding",
+        "no puedo breathe",
+        "cant respirar",
     ),
     "es": (
         "dolor de pecho",
@@ -698,6 +1042,12 @@ EMERGENCY: Phrases = {
         "esto es una emergencia",
         "tengo una emergencia",
         "emergencia medica",
+        "cerrando la garganta",
+        "reaccion alergica",
+        "me dio un ataque",
+        "le dio un ataque",
+        "no deja de sangrar",
+        "no para de sangrar",
     ),
 }
 
@@ -803,6 +1153,10 @@ OPT_OUT: Phrases = {
         "delete my number",
         "delete this number",
         "erase my number",
+        "no longer want to receive",
+        "dont want to receive",
+        "no longer wish to receive",
+        "dont wish to receive",
     ),
     "es": (
         "no me envien",
@@ -835,6 +1189,11 @@ OPT_OUT: Phrases = {
         "no quiero mensajes",
         "numero equivocado",
         "se equivocaron de numero",
+        "cancelar * mensajes",
+        "borren mi numero",
+        "borrar mi numero",
+        "eliminen mi numero",
+        "eliminar mi numero",
     ),
 }
 

@@ -184,28 +184,29 @@ class _Step:
 class _Near:
     """Crisis rules whose steps come in order, each within a few words of the one before."""
 
-    def __init__(self, rules: Sequence[tuple[str, Sequence[Sequence[str]]]]) -> None:
+    def __init__(self, rules: Sequence[lexicon.NearRule]) -> None:
         self._rules = [
-            (language, tuple(_Step.of(step) for step in steps)) for language, steps in rules
+            (language, gap, tuple(_Step.of(step) for step in steps))
+            for language, gap, steps in rules
         ]
 
     def patterns(self) -> Iterator[Pattern]:
         """Yield every word run the rules name, for the spelling corrector."""
-        for _, steps in self._rules:
+        for _, _, steps in self._rules:
             for step in steps:
                 for runs in step.runs.values():
                     yield from runs
 
     def first(self, tokens: Sequence[str]) -> _Found | None:
         """Return a match of the first rule the tokens satisfy, if any."""
-        for language, steps in self._rules:
-            if _steps_match(steps, tokens):
-                return _Found(0, 0, language)
+        for language, gap, steps in self._rules:
+            if _steps_match(steps, tokens, gap):
+                return _Found(0, 0, _language_of(language))
         return None
 
 
-def _steps_match(steps: Sequence[_Step], tokens: Sequence[str]) -> bool:
-    """Return whether each step occurs in tokens after the last, at most NEAR_GAP words on."""
+def _steps_match(steps: Sequence[_Step], tokens: Sequence[str], gap: int) -> bool:
+    """Return whether each step occurs in tokens after the last, at most gap words on."""
     first, rest = steps[0], steps[1:]
     for start in range(len(tokens)):
         end = first.end_at(tokens, start)
@@ -215,7 +216,7 @@ def _steps_match(steps: Sequence[_Step], tokens: Sequence[str]) -> bool:
             end = next(
                 (
                     found
-                    for at in range(end, min(end + lexicon.NEAR_GAP + 1, len(tokens)))
+                    for at in range(end, min(end + gap + 1, len(tokens)))
                     if (found := step.end_at(tokens, at)) is not None
                 ),
                 None,
@@ -592,6 +593,8 @@ class Matcher:
         self._benign = _Phrases(lexicon.BENIGN)
         self._crisis = _Phrases(lexicon.CRISIS)
         self._near = _Near(lexicon.NEAR_CRISIS)
+        self._crisis_whole = _Whole(lexicon.CRISIS_WHOLE)
+        self._near_emergency = _Near(lexicon.NEAR_EMERGENCY)
         self._emergency = _Phrases(lexicon.EMERGENCY)
         self._emergency_whole = _Whole(lexicon.EMERGENCY_WHOLE)
         self._opt_out_whole = _Whole(lexicon.OPT_OUT_WHOLE)
@@ -600,7 +603,13 @@ class Matcher:
         self._opt_in = _Phrases(lexicon.OPT_IN)
         self._visit_whole = {a: _Whole(lexicon.APPOINTMENT_WHOLE[a]) for a in lexicon.APPOINTMENT}
         self._visit = {a: _Phrases(lexicon.APPOINTMENT[a]) for a in lexicon.APPOINTMENT}
-        safety = [*self._crisis.patterns, *self._near.patterns(), *self._emergency.patterns]
+        safety = [
+            *self._crisis.patterns,
+            *self._crisis_whole.patterns,
+            *self._near.patterns(),
+            *self._emergency.patterns,
+            *self._near_emergency.patterns(),
+        ]
         others = [
             *self._benign.patterns,
             *self._emergency_whole.patterns,
@@ -629,15 +638,23 @@ class Matcher:
         raw = normalize(text)
         tokens, guessed = self._speller.correct(raw)
         if not tokens:
-            return Intent(IntentKind.FALLBACK)
+            # Emoji alone can still say it ("🔫 😵").
+            kind = IntentKind.CRISIS if self._crisis_spelled(text) else IntentKind.FALLBACK
+            return Intent(kind)
         joined = " ".join(tokens)
         core = " ".join(_strip_polite(tokens))
 
         unmasked = self._benign.blank(joined)
-        found = self._crisis_in(unmasked) or self._crisis_spelled(text)
+        found = (
+            self._crisis_whole.get(core) or self._crisis_in(unmasked) or self._crisis_spelled(text)
+        )
         if found is not None or self._speller.crisis_stem(raw):
             return self._intent(IntentKind.CRISIS, raw, found)
-        found = self._emergency_whole.get(core) or self._emergency.first(unmasked)
+        found = (
+            self._emergency_whole.get(core)
+            or self._emergency.first(unmasked)
+            or self._near_emergency.first(unmasked.split())
+        )
         if found is not None:
             return self._intent(IntentKind.EMERGENCY, raw, found)
 
@@ -710,7 +727,7 @@ class Matcher:
 
     def _crisis_spelled(self, text: str) -> _Found | None:
         """Return a crisis the text spells with emoji or digits for letters ("k1ll", "💀")."""
-        spelled = crisis_spelling(text)
+        spelled = crisis_spelling(text, lexicon.MASKED_CRISIS_WORDS)
         if spelled is None:
             return None
         tokens, _ = self._speller.correct(normalize(spelled))

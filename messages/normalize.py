@@ -54,6 +54,10 @@ SHORTHAND: dict[str, tuple[str, ...]] = {
     "txt": ("text",),
     "txts": ("texts",),
     "txting": ("texting",),
+    "txtin": ("texting",),
+    "textin": ("texting",),
+    "msging": ("messaging",),
+    "msgin": ("messaging",),
     "cannot": ("cant",),
     "whats": ("what", "is"),
     "whens": ("when", "is"),
@@ -74,6 +78,10 @@ SHORTHAND: dict[str, tuple[str, ...]] = {
     "msjs": ("mensajes",),
     "porfa": ("por", "favor"),
     "xfa": ("por", "favor"),
+    "kiero": ("quiero",),
+    "kieres": ("quieres",),
+    "kiere": ("quiere",),
+    "kisiera": ("quisiera",),
 }
 
 # Two tokens people also write as one; merged so each phrase needs listing only once.
@@ -104,6 +112,8 @@ _CRISIS_EMOJI = {
     "🔫": " gun ",
     "🔪": " knife ",
     "💊": " pills ",
+    "😵": " dead ",
+    "🪢": " rope ",
 }
 _CRISIS_EMOJI_RE = re.compile("|".join(map(re.escape, _CRISIS_EMOJI)))
 # Digits and symbols written for letters inside a word ("k1ll", "d1e", "$uicide", "k!ll").
@@ -112,17 +122,33 @@ _LEET_WORD = re.compile(r"[a-z0-9@$]*[a-z][a-z0-9@$]*(?:[!|][a-z][a-z0-9@$]*)*|[
 _HAS_LEET = re.compile(r"[a-z][0-9@$!|]|[0-9@$!|][a-z]")
 
 
-def crisis_spelling(text: str) -> str | None:
-    """Return text with crisis emoji and letter-for-digit spellings written out, or None if it
-    has neither ("i want to d1e 💀" -> "i want to die die")."""
+def crisis_spelling(text: str, masked_words: Iterable[str] = ()) -> str | None:
+    """Return text with crisis emoji, letter-for-digit spellings and asterisk-masked masked_words
+    written out, or None if it has none of them ("i want to d1e 💀" -> "i want to die die")."""
     folded = fold(text)
     spelled = _CRISIS_EMOJI_RE.sub(lambda m: _CRISIS_EMOJI[m.group(0)], folded)
+    if "*" in spelled:
+        words = tuple(masked_words)
+        spelled = _MASKED.sub(lambda m: _unmasked(m.group(0), words), spelled)
     if _HAS_LEET.search(spelled):
         spelled = _LEET_WORD.sub(
             lambda m: m.group(0).translate(_LEET) if _HAS_LEET.search(m.group(0)) else m.group(0),
             spelled,
         )
     return spelled if spelled != folded else None
+
+
+_MASKED = re.compile(r"[a-z]*\*+[a-z]*")
+
+
+def _unmasked(token: str, words: tuple[str, ...]) -> str:
+    """Return the one word of words that token, with asterisks for some letters, can stand for."""
+    parts = re.findall(r"\*+|[^*]+", token)
+    if all(part.startswith("*") for part in parts):
+        return token
+    shape = re.compile("".join(".{1,3}" if p.startswith("*") else re.escape(p) for p in parts))
+    fits = [word for word in words if shape.fullmatch(word)]
+    return fits[0] if len(fits) == 1 else token
 
 
 def fold(text: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -564,6 +566,44 @@ def test_awaiting_a_checkin_only_changes_the_answer_into_a_score(text: str) -> N
     plain = classify(text)
     awaiting = classify(text, awaiting_checkin=True)
     assert awaiting == plain or awaiting.kind is SCORE
+
+
+def _corpus() -> list[object]:
+    """Return the realistic texts in tests/fixtures/inbound_texts.tsv as test parameters."""
+    path = Path(__file__).parent / "fixtures" / "inbound_texts.tsv"
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            expected, text = line.split("\t", 1)
+            rows.append(pytest.param(expected, text, id=f"{expected}:{text!r}"))
+    return rows
+
+
+@pytest.mark.parametrize(("expected", "text"), _corpus())
+def test_realistic_texts_get_the_safety_and_consent_answer_they_need(
+    expected: str, text: str
+) -> None:
+    intent = classify(text)
+    if expected in ("crisis", "crisis+stop"):
+        assert intent.kind is CRISIS, intent
+    elif expected == "emergency":
+        assert intent.is_safety, intent
+    elif expected == "opt_out":
+        assert intent.kind is OPT_OUT, intent
+    else:
+        assert intent.kind not in (CRISIS, EMERGENCY, OPT_OUT), intent
+    if expected.startswith("crisis"):
+        # Only a crisis text asks this: is it an opt-out too?
+        assert default_matcher().mentions_opt_out(text) is (expected == "crisis+stop")
+
+
+def test_the_realistic_corpus_covers_every_kind_in_both_languages() -> None:
+    counts: dict[str, int] = {}
+    for row in _corpus():
+        expected = row.values[0]
+        counts[expected] = counts.get(expected, 0) + 1
+    assert counts["crisis"] >= 200 and counts["benign"] >= 100 and counts["opt_out"] >= 30
+    assert counts["emergency"] >= 50 and counts["crisis+stop"] >= 5
 
 
 @pytest.mark.parametrize("text", [row.values[0] for row in CASES if not row.values[1]][:120])
