@@ -286,6 +286,110 @@ CRISIS: Phrases = {
         "shoot herself",
         "use it on himself",
         "use it on herself",
+        "stockpiling",
+        "stockpiled",
+        "stockpile",
+        "i have a plan and",
+        "plan and the means",
+        "painless ways to die",
+        "painless way to die",
+        "ways to die",
+        "how to kill yourself",
+        "kill someone",
+        "would it take to kill",
+        "till they bled",
+        "till it bled",
+        "until they bled",
+        "until it bled",
+        "till i bled",
+        "until i bled",
+        "carved into my",
+        "carving into my",
+        "im not safe",
+        "i am not safe",
+        "not safe with myself",
+        "dont feel safe with myself",
+        "not safe right now",
+        "not safe tonight",
+        "stop existing",
+        "stop forever",
+        "rest forever",
+        "sleep permanently",
+        "take me in my sleep",
+        "takes me in my sleep",
+        "out of options",
+        "last hope",
+        "no hope left",
+        "hopeless",
+        "done for good",
+        "such a burden",
+        "a burden to",
+        "feel like a burden",
+        "fine without me",
+        "better without me",
+        "sorry for everything",
+        "tell my * im sorry",
+        "goodbye message",
+        "goodbye post",
+        "goodbye video",
+        "want to be here anymore",
+        "want to be alive anymore",
+        "want to live anymore",
+        "be alive anymore",
+        "not going to be alive",
+        "wont be alive",
+        "estar alive",
+        "cant keep doing this",
+        "cant do this any longer",
+        "if i wasnt here",
+        "if i werent here",
+        "if i wasnt around",
+        "if i was gone",
+        "if i were gone",
+        "whats the point of any",
+        "what is the point of any",
+        "thank you for trying",
+        "did your best",
+        "wasnt her fault",
+        "wasnt his fault",
+        "wasnt your fault",
+        "or any appointment",
+        "made my decision",
+        "myself being alive",
+        "see myself alive",
+        "and not wake up",
+        "and never wake up",
+        "waste of space",
+        "no way out of this",
+        "theres no way out",
+        "done trying",
+        "never going to get better",
+        "keep living like this",
+        "did something stupid",
+        "almost didnt make it",
+        "dont trust myself",
+        "take my pills away",
+        "take my meds away",
+        "take my gun away",
+        "hide my pills",
+        "notes to my",
+        "note to my kids",
+        "affairs in order",
+        "quit life",
+        "six feet under",
+        "god to take me",
+        "god take me",
+        "point in waking up",
+        "going to disappear",
+        "no one will find me",
+        "i give up",
+        "how im going to do it",
+        "everything i need to do it",
+        "tonights the night",
+        "dont care about anything",
+        "over everything",
+        "wrote my will",
+        "go be with my",
     ),
     "es": (
         "suicidio",
@@ -421,6 +525,53 @@ CRISIS: Phrases = {
         "quiere matarse",
         "va a matarse",
         "se quiere morir",
+        "matarse",
+        "suicidarse",
+        "ahorcarse",
+        "cortarse",
+        "tirarse",
+        "hasta sangrar",
+        "me tiro al metro",
+        "tirarme al metro",
+        "me tiro al",
+        "me tiro del",
+        "me tiro de",
+        "tirarme al",
+        "dios que me lleve",
+        "dios me lleve",
+        "me siento una carga",
+        "siento una carga",
+        "para que sigo viviendo",
+        "para que vivir",
+        "para no despertar",
+        "ya no quiero estar en este mundo",
+        "no quiero estar en este mundo",
+        "perdon por todo",
+        "no estoy a salvo",
+        "no me siento segura conmigo",
+        "no me siento seguro conmigo",
+        "sin esperanza",
+        "mi ultima esperanza",
+        "no le veo caso",
+        "no le encuentro caso",
+        "si yo no estuviera",
+        "si no estuviera",
+        "ya no despertar",
+        "y no despertar",
+        "me recoja",
+        "perdonenme por todo",
+        "con una soga",
+        "no aguanto esta vida",
+        "no tengo salida",
+        "fuerzas para vivir",
+        "cansado de luchar",
+        "cansada de luchar",
+        "me rindo",
+        "dormir para siempre",
+        "despedir de todos",
+        "ya no me van a ver",
+        "listo para irme",
+        "lista para irme",
     ),
 }
 
@@ -444,289 +595,259 @@ CRISIS_STEMS: tuple[str, ...] = (
 
 # Crisis words that count when they come close together in one text, in this order, whatever
 # words sit between ("took like 30 of my pills", "me kiero matar"), so that every ordering of a
-# method need not be listed. Each rule is a language, the most words that may sit between two
-# steps, and its steps; each step lists the words (or runs of words) that may fill it.
-# NEAR_NUMBER fills a step with a count of at least OVERDOSE_COUNT, in digits or in words.
+# method need not be listed. Each rule is a language ("any" when both mix), the most words that
+# may sit between two steps, and its steps; each step lists the words or runs of words that may
+# fill it. "#" fills a step with a count of at least OVERDOSE_COUNT, "#180" with one of at least
+# 180, in digits or in words.
 NEAR_NUMBER = "#"
 OVERDOSE_COUNT = 5
-COUNT_WORDS: frozenset[str] = _words(
-    """
-    five six seven eight nine ten eleven twelve fifteen twenty thirty forty fifty hundred dozen
-    cinco seis siete ocho nueve diez once doce quince veinte treinta cuarenta cincuenta cien docena
-    """
-)
+COUNT_WORDS: dict[str, int] = {
+    word: count
+    for words, count in (
+        ("five cinco", 5),
+        ("six seis", 6),
+        ("seven siete", 7),
+        ("eight ocho", 8),
+        ("nine nueve", 9),
+        ("ten diez", 10),
+        ("eleven once", 11),
+        ("twelve doce dozen docena", 12),
+        ("fifteen quince", 15),
+        ("twenty veinte", 20),
+        ("thirty treinta", 30),
+        ("forty cuarenta", 40),
+        ("fifty cincuenta", 50),
+        ("hundred cien", 100),
+    )
+    for word in words.split()
+}
 NearRule = tuple[str, int, tuple[tuple[str, ...], ...]]
-# Past tense only: "can I take all my meds that morning?" is a question, not a crisis. Both
-# languages' words in every list: people mix them ("took todas mis pills").
-_TOOK_EN = ("took", "taken", "swallowed", "ate", "downed", "popped", "chugged", "overdid")
-_TOOK_ES = ("tome", "trague", "tomado", "tragado")
-_MANY_EN = (
-    NEAR_NUMBER,
-    "all",
-    "al",
-    "bunch",
-    "handful",
-    "whole",
-    "entire",
-    "lot",
-    "lots",
-    "many",
-    "several",
-    "bottle",
-    "bottles",
+DOSE_UNITS: frozenset[str] = _words("mg mgs milligrams milligram mcg ml units iu g gram grams")
+
+
+def _runs(text: str) -> tuple[str, ...]:
+    """Return the comma-separated words and runs of words in text."""
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+# Past tense only: "can I take all my meds that morning?" is a question, not a crisis.
+_TOOK_EN = _runs("took, taken, swallowed, ate, downed, popped, chugged, overdid")
+_TOOK_ES = _runs("tome, trague, tomado, tragado, eche, tomo")
+_MANY_EN = _runs(
+    "#, all, al, bunch, handful, whole, entire, lot, lots, many, several, bottle, bottles, rest,"
+    " everything, worth, enough, extra"
 )
-_MANY_ES = (
-    NEAR_NUMBER,
-    "todas",
-    "todos",
-    "muchas",
-    "muchos",
-    "monton",
-    "demasiadas",
-    "demasiados",
-    "entero",
-    "entera",
-    "puno",
-    "bote",
-    "caja",
-    "frasco",
+_MANY_ES = _runs(
+    "#, todas, todos, todo, muchas, muchos, monton, demasiadas, demasiados, entero, entera, puno,"
+    " bote, caja, frasco, resto"
 )
-_ALL = ("all", "whole", "entire", "bunch", "handful", "todas", "todos")
-_PILLS_EN = (
-    "pills",
-    "pill",
-    "tablets",
-    "tablet",
-    "meds",
-    "medication",
-    "medications",
-    "medicine",
-    "medicines",
-    "bottle",
-    "bottles",
-    "prescription",
-    "prescriptions",
-    "painkillers",
-    "antidepressants",
-    "xanax",
-    "tylenol",
-    "ambien",
-    "klonopin",
-    "valium",
-    "ativan",
-    "benadryl",
-    "advil",
-    "ibuprofen",
-    "aspirin",
-    "oxy",
-    "oxycodone",
-    "percocet",
-    "vicodin",
-    "fentanyl",
-    "heroin",
-    "lithium",
-    "seroquel",
-    "trazodone",
-    "gabapentin",
-    "insulin",
-    "melatonin",
+_ALL = _runs("all, whole, entire, bunch, handful, rest, everything, todas, todos, todo")
+_PILLS_EN = _runs(
+    "pills, pill, tablets, tablet, meds, medication, medications, medicine, medicines, bottle,"
+    " bottles, prescription, prescriptions, supply, cabinet, painkillers, antidepressants, xanax,"
+    " tylenol, ambien, klonopin, valium, ativan, benadryl, advil, ibuprofen, aspirin, oxy,"
+    " oxycodone, percocet, vicodin, fentanyl, heroin, lithium, seroquel, trazodone, gabapentin,"
+    " insulin, melatonin, lexapro, zoloft, prozac, lamictal, wellbutrin, adderall, sleeping"
 )
-_PILLS_ES = (
-    "pastillas",
-    "pastilla",
-    "pastiyas",
-    "pastiya",
-    "pildoras",
-    "pildora",
-    "tabletas",
-    "capsulas",
-    "medicinas",
-    "medicamentos",
-    "medicamento",
-    "frasco",
-    "pomo",
-    "xanax",
-    "tylenol",
-    "clonazepam",
-    "alprazolam",
-    "rivotril",
-    "insulina",
+_PILLS_ES = _runs(
+    "pastillas, pastilla, pastiyas, pastiya, pildoras, pildora, tabletas, capsulas, medicinas,"
+    " medicamentos, medicamento, frasco, pomo, xanax, tylenol, clonazepam, alprazolam, rivotril,"
+    " insulina"
 )
 # People mix the two languages ("took todas mis pills"): those rules use both lists.
 _TOOK = (*_TOOK_EN, *_TOOK_ES)
 _MANY = (*_MANY_EN, *_MANY_ES)
 _PILLS = (*_PILLS_EN, *_PILLS_ES)
-_ALCOHOL = (
-    "alcohol",
-    "vodka",
-    "wine",
-    "beer",
-    "liquor",
-    "whiskey",
-    "tequila",
-    "booze",
-    "rum",
-    "cerveza",
-    "vino",
-    "licor",
+_ALCOHOL = _runs(
+    "alcohol, vodka, wine, beer, liquor, whiskey, tequila, booze, rum, cerveza, vino, licor"
 )
-_INTEND_EN = (
-    "going",
-    "want",
-    "about",
-    "planning",
-    "plan",
-    "ready",
-    "decided",
-    "thinking",
-    "will",
+_INTEND_EN = _runs("going, want, about, planning, plan, ready, decided, thinking, will, gonna")
+_TAKE = _runs("take, takes, taking, swallow, swallowing, tomar, tomarme")
+_THEM_ALL = _runs("them all, all of them, it all, the whole bottle, the entire bottle")
+_SAVED = _runs(
+    "saved, saving, saved up, hoarding, hoarded, stockpiling, stockpiled, collecting, enough,"
+    " guardadas, guardando, juntando, ahorrando"
 )
-_TAKE = ("take", "taking", "swallow", "swallowing", "tomar", "tomarme")
-_THEM_ALL = ("them all", "all of them", "it all", "the whole bottle", "the entire bottle")
-# First-person intent between "me" and the act: "me quiero matar", not "me puede hacer dano".
-_INTEND_ES = (
-    "quiero",
-    "kiero",
-    "quisiera",
-    "queria",
-    "voy",
-    "estoy",
-    "pienso",
-    "gustaria",
-    "ganas",
-    "necesito",
-    "deberia",
+# First-person intent between "me" and the act: "me quiero matar", not "me puede hacer dano";
+# "se" and the third person too: "se quiere ahorcar".
+_INTEND_ES = _runs(
+    "quiero, kiero, quisiera, queria, voy, estoy, pienso, gustaria, ganas, necesito, deberia,"
+    " quiere, va, esta, piensa, vas, quieres"
 )
-_HARM_ES = (
-    "matar",
-    "suicidar",
-    "ahorcar",
-    "colgar",
-    "aventar",
-    "disparar",
-    "envenenar",
-    "lastimar",
-    "lastimando",
-    "herir",
-    "hiriendo",
-    "cortar",
-    "cortando",
-    "quitar la vida",
-    "hacer dano",
-    "haciendo dano",
-    "morir",
-    "tirar del",
-    "tirar de",
-    "tirar por",
-    "echar del",
-    "echar de",
+_HARM_ES = _runs(
+    "matar, suicidar, ahorcar, colgar, aventar, disparar, envenenar, lastimar, lastimando, herir,"
+    " hiriendo, cortar, cortando, quitar la vida, hacer dano, haciendo dano, morir, tirar del,"
+    " tirar de, tirar por, tirar al, echar del, echar de, tomar todas"
 )
-_SOMEONE_ES = (
-    "hijo",
-    "hija",
-    "esposo",
-    "esposa",
-    "mama",
-    "papa",
-    "hermano",
-    "hermana",
-    "novio",
-    "novia",
-    "amigo",
-    "amiga",
-    "se",
+_SOMEONE_ES = _runs(
+    "hijo, hija, esposo, esposa, mama, papa, hermano, hermana, novio, novia, amigo, amiga, se"
 )
-# Spelling the wish to die with words between ("i want too die", "i just want to go and die").
-_WISH_EN = ("want", "wish", "ready", "plan", "planning", "deserve", "wanting")
-_DIE = ("die", "dead", "death", "morir", "muerto", "muerta")
-_ON_PURPOSE_EN = (
-    "took",
-    "cut",
-    "burned",
-    "burnt",
-    "hurt",
-    "punched",
-    "hit",
-    "bled",
-    "overdosed",
-    "swallowed",
-    "crashed",
-    "starved",
-    "scratched",
+# Wanting, wishing or thinking of death, with words between ("i want too die", "think about
+# dying every day", "wishes she was dead").
+_WISH_EN = _runs(
+    "want, wants, wanted, wanting, wish, wishes, wished, wishing, ready, plan, planning, deserve,"
+    " think, thinking, thought, thoughts, dream, dreaming, pray, praying"
 )
-_ON_PURPOSE_ES = ("hice", "lastime", "corte", "queme", "tome", "trague", "pegue")
-_HAVE_EN = (
-    "bought",
-    "have",
-    "got",
-    "tied",
-    "found",
-    "ready",
-    "tie",
-    "buy",
-    "loaded",
-    "holding",
-    "grabbed",
-    "hold",
-    "load",
+_DIE = _runs("die, dying, dead, death, morir, muerto, muerta, muerte")
+_ON_PURPOSE_EN = _runs(
+    "took, cut, burned, burnt, hurt, punched, hit, bled, overdosed, swallowed, crashed, starved,"
+    " scratched"
 )
-_HAVE_ES = ("tengo", "compre", "consegui", "amarre", "agarre", "cargue")
-_GUN = ("gun", "pistol", "rifle", "shotgun", "firearm", "revolver")
-_BLADE = ("razor", "razors", "blade", "blades", "knife")
-_HIGH_PLACE = ("bridge", "ledge", "roof", "rooftop", "railing", "tracks", "puente", "azotea")
+_ON_PURPOSE_ES = _runs("hice, lastime, corte, queme, tome, trague, pegue")
+# Harming oneself or someone else harming themselves, in any form of the verb.
+_HARM_EN = _runs(
+    "kill, kills, killing, killed, shoot, shoots, shooting, shot, hang, hangs, hanging, hanged,"
+    " hurt, hurts, hurting, harm, harms, harming, harmed, cut, cuts, cutting, off, offing, stab,"
+    " stabbing, burn, burning, poison, poisoning, drown, drowning, strangle, strangling, hit,"
+    " hitting, starve, starving, end, ending, suffocate, suffocating, yeet"
+)
+_SELF = _runs("myself, himself, herself, themselves, themself, yourself, ourselves")
+_BODY = _runs("wrist, wrists, arm, arms, leg, legs, thigh, thighs, throat, neck, skin, stomach")
+_HAVE_EN = _runs(
+    "bought, have, has, got, tied, found, ready, tie, buy, loaded, holding, grabbed, hold, load,"
+    " keep, keeps, kept, thinking, think, thought, use"
+)
+_HAVE_ES = _runs("tengo, tiene, compre, consegui, amarre, agarre, cargue, encontre")
+_GUN = _runs("gun, guns, pistol, rifle, shotgun, firearm, revolver, handgun, glock")
+_BLADE = _runs("razor, razors, blade, blades, knife")
+_ROPE = _runs("rope, ropes, belt, cord, noose")
+_HIGH_PLACE = _runs(
+    "bridge, overpass, ledge, roof, rooftop, railing, tracks, balcony, cliff, puente, azotea,"
+    " balcon"
+)
 NEAR_CRISIS: tuple[NearRule, ...] = (
     ("en", 4, (_TOOK_EN, _MANY_EN, _PILLS_EN)),
     ("en", 4, (_TOOK_EN, _PILLS_EN, _MANY_EN)),
+    ("es", 4, (_TOOK_ES, _MANY_ES, _PILLS_ES)),
+    ("es", 4, (_TOOK_ES, _PILLS_ES, _MANY_ES)),
+    ("any", 4, (_TOOK, _MANY, _PILLS)),
+    ("any", 4, (_TOOK, _PILLS, _MANY)),
+    ("en", 3, (_TAKE, ("#20",), _PILLS)),
+    ("en", 5, ((*_TOOK_EN, *_TAKE), ("at once", "all at once", "at the same time"))),
     ("en", 2, (_INTEND_EN, _TAKE, _ALL, (*_PILLS, "them", "it"))),
     ("en", 2, (_INTEND_EN, _TAKE, _THEM_ALL)),
-    ("en", 4, (("mixed",), _PILLS, _ALCOHOL)),
+    ("any", 3, (_SAVED, _PILLS)),
+    ("any", 3, (_PILLS, _SAVED)),
+    ("en", 2, (("how many", "how much"), _PILLS, ("would it take", "it would take", "to die"))),
+    ("en", 4, (("mixed", "drank", "drinking"), _PILLS, _ALCOHOL)),
+    ("en", 4, (("drank", "drinking", "mixed"), _ALCOHOL, ("took", "with"), _PILLS)),
+    ("en", 6, (("locked",), _SELF, _PILLS)),
+    ("en", 6, (("tracks",), ("keep", "walking", "at night", "standing", "lie", "lying", "lay"))),
     ("en", 4, (_WISH_EN, _DIE)),
     ("en", 4, (_ON_PURPOSE_EN, ("on purpose",))),
-    ("en", 2, (_HAVE_EN, ("rope", "ropes"))),
-    ("en", 3, (_HAVE_EN, _GUN)),
+    ("en", 1, (_HARM_EN, _SELF)),
+    ("en", 2, (("cut", "cuts", "cutting", "slit", "slashed", "carved", "carving"), _BODY)),
+    ("en", 3, (_HAVE_EN, _ROPE)),
+    ("en", 3, (_ROPE, ("neck",))),
+    ("en", 6, (_HAVE_EN, _GUN)),
+    ("en", 6, (_GUN, _HAVE_EN)),
     ("en", 3, (_GUN, _DIE)),
     ("en", 2, (("have", "holding", "got", "bought", "grabbed", "hold"), _BLADE)),
-    ("en", 4, (_BLADE, ("wrist", "wrists", "myself", "throat", "arm", "arms"))),
-    ("en", 3, (("standing", "sitting", "climbing", "climbed"), _HIGH_PLACE)),
-    ("en", 5, (_HIGH_PLACE, ("jump", "jumping"))),
-    ("en", 3, (("jump", "jumping"), ("off", "from"), _HIGH_PLACE)),
+    ("en", 4, (_BLADE, _BODY)),
+    ("en", 3, (("standing", "sitting", "climbing", "climbed", "parado", "parada"), _HIGH_PLACE)),
+    ("en", 5, (_HIGH_PLACE, ("jump", "jumping", "looking down"))),
+    ("en", 3, (("jump", "jumping", "yeet", "throw myself"), ("off", "from"), _HIGH_PLACE)),
+    ("en", 3, (("drive", "driving", "drove"), ("off",), _HIGH_PLACE)),
     (
         "en",
         3,
         (
             ("drive", "driving", "crash", "crashing", "steer", "swerve"),
-            (
-                "into a wall",
-                "into a tree",
-                "into a pole",
-                "off a cliff",
-                "into traffic",
-                "on purpose",
-                "off a bridge",
-                "off the road",
+            _runs(
+                "into a wall, into a tree, into a pole, off a cliff, into traffic, on purpose,"
+                " off a bridge, off the road, my car"
             ),
         ),
     ),
     ("en", 4, (("garage",), ("car", "engine"), ("running", "on"))),
     ("en", 4, (("car", "engine"), ("running",), ("garage",))),
+    ("en", 6, (("hose", "exhaust"), ("car", "garage"))),
+    ("en", 6, (("car", "garage"), ("hose", "exhaust"))),
+    ("en", 5, (("hope", "hoping", "wish", "pray", "praying"), ("accident", "crash", "hit by"))),
     ("en", 7, (("ready", "want", "going", "time"), ("heaven",))),
-    ("es", 4, (_TOOK_ES, _MANY_ES, _PILLS_ES)),
-    ("es", 4, (_TOOK_ES, _PILLS_ES, _MANY_ES)),
-    ("any", 4, (_TOOK, _MANY, _PILLS)),
-    ("any", 4, (_TOOK, _PILLS, _MANY)),
+    (
+        "en",
+        3,
+        (
+            ("wont", "not going to", "aint going to"),
+            ("be here", "be around", "be alive"),
+            ("anyway", "anymore", "much longer"),
+        ),
+    ),
+    ("en", 3, (("wont need",), ("where im going", "where i am going"))),
     ("es", 3, (_SOMEONE_ES, ("tomo", "trago"), _MANY, _PILLS)),
-    ("es", 4, (("me",), _INTEND_ES, _HARM_ES)),
+    ("es", 4, (("me", "se"), _INTEND_ES, _HARM_ES)),
+    ("es", 2, (("voy", "va", "vas"), ("a tomar", "a tomarme", "a tragar"), _ALL, _PILLS)),
     ("es", 4, (_ON_PURPOSE_ES, ("a proposito",))),
-    ("es", 2, (_HAVE_ES, ("soga", "cuerda", "lazo"))),
-    ("es", 2, (_HAVE_ES, ("pistola", "arma", "rifle", "escopeta"))),
+    ("es", 6, (_HAVE_ES, ("soga", "cuerda", "lazo"))),
+    ("es", 6, (_HAVE_ES, ("pistola", "arma", "rifle", "escopeta"))),
+    ("es", 2, (("corto", "corte", "cortaba", "rajo"), ("los brazos", "las venas", "las munecas"))),
+    (
+        "es",
+        2,
+        (
+            ("no",),
+            ("quiero", "quiere", "kiero", "quieres"),
+            ("vivir", "seguir viviendo", "estar en este mundo", "existir", "despertar"),
+        ),
+    ),
     ("es", 7, (("quiero", "listo", "lista"), ("cielo",))),
+    (
+        "any",
+        2,
+        (
+            ("dont", "no", "doesnt"),
+            ("want", "quiero", "quiere"),
+            ("seguir viviendo", "vivir", "be alive", "estar vivo", "estar viva"),
+        ),
+    ),
 )
 # Medical emergencies in words that come apart ("sudden really bad headache", "chest duele").
 NEAR_EMERGENCY: tuple[NearRule, ...] = (
     ("en", 5, (("heart",), ("explode", "exploding"))),
     ("en", 3, (("sudden", "suddenly", "severe", "worst"), ("headache",))),
-    ("en", 3, (("chest",), ("duele", "dolor"))),
+    ("en", 3, (("head", "headache"), ("like never before", "worst ever"))),
+    (
+        "en",
+        1,
+        (("crazy bad", "really bad", "terrible", "horrible", "awful", "pounding"), ("headache",)),
+    ),
+    ("en", 3, (("chest",), ("duele", "dolor", "crushing", "elephant"))),
+    ("en", 6, (("elephant", "weight", "something heavy"), ("chest",))),
+    ("en", 2, (("arm", "jaw"), ("numb", "is numb", "went numb"))),
+    ("en", 3, (("blood pressure", "bp", "presion"), ("#180",))),
+    ("en", 5, (("heart rate", "pulse", "heartrate", "hr"), ("#150",))),
     ("en", 2, (("blood pressure", "bp"), ("really high", "very high", "too high", "super high"))),
+    ("es", 3, (("presion",), ("muy alta", "alta", "altisima"))),
+    ("es", 4, (("dolor",), ("pecho",))),
+    ("en", 3, (("cant feel", "numb"), ("one side", "left side", "right side", "half of"))),
+    ("en", 3, (("face", "mouth"), ("drooping", "droops", "drooped", "droopy"))),
+    ("en", 2, (("lips", "lip", "face", "he", "she", "skin"), ("blue", "turning blue", "purple"))),
+    (
+        "en",
+        3,
+        (
+            ("cant", "can barely", "barely"),
+            ("wake him", "wake her", "wake them", "get him up", "get her up", "get them up"),
+        ),
+    ),
+    ("en", 4, (("eyes", "eye", "lips", "tongue", "face"), ("swelling", "swollen", "puffy"))),
+    (
+        "es",
+        3,
+        (
+            ("se me hincho", "se le hincho", "hinchados", "hinchada", "hinchado"),
+            ("lengua", "labios", "cara", "garganta", "ojos"),
+        ),
+    ),
+    (
+        "es",
+        2,
+        (
+            ("lengua", "labios", "cara", "garganta", "ojos"),
+            ("hinchada", "hinchados", "hinchado", "hinchadas"),
+        ),
+    ),
 )
 # Whole messages that are a crisis on their own ("going to jump" inside a text is often not).
 CRISIS_WHOLE: Phrases = {
@@ -805,6 +926,22 @@ BENIGN: Phrases = {
         "im dying lmao",
         "haha im dying",
         "im dying haha",
+        "morning meds",
+        "morning medication",
+        "morning medications",
+        "meds this morning",
+        "usual meds",
+        "regular meds",
+        "daily meds",
+        "dying of heat",
+        "dying of the heat",
+        "dying from the heat",
+        "dying of hunger",
+        "burned myself on the",
+        "burned myself cooking",
+        "burnt myself cooking",
+        "burnt myself on the",
+        "be unconscious",
         # A screen, link or message, not eyesight.
         "cant see why",
         "cant see how",
@@ -856,6 +993,30 @@ BENIGN: Phrases = {
         "muriendo de calor",
         "muriendo de frio",
         "muriendo de ganas",
+        "medicinas de la manana",
+        "pastillas de la manana",
+        "medicamentos de la manana",
+        "cel se va a morir",
+        "celular se va a morir",
+        "bateria se va a morir",
+        "telefono se va a morir",
+        "had a heart attack last year",
+        "had a heart attack years ago",
+        "had a seizure years ago",
+        "had a seizure last year",
+        "had a stroke last year",
+        "had a stroke years ago",
+        "all my meds with me",
+        "all my pills with me",
+        "all my medications with me",
+        "aguanto el hambre",
+        "harta de todo el",
+        "harto de todo el",
+        "ay me muero",
+        "me muero de la risa",
+        "muero de la risa",
+        "no mames me muero",
+        "no despertar a",
         "no puedo ver mi cita",
         "no puedo ver el mensaje",
         "no puedo ver el enlace",
@@ -987,6 +1148,68 @@ EMERGENCY: Phrases = {
         "wont stop bleeding",
         "no puedo breathe",
         "cant respirar",
+        "drooping",
+        "slurring",
+        "cant find his words",
+        "cant find her words",
+        "cant find my words",
+        "talking weird",
+        "vision went dark",
+        "went dark in one eye",
+        "lost vision in one eye",
+        "one side of my face",
+        "one side of his face",
+        "one side of her face",
+        "turning blue",
+        "turned blue",
+        "lips are blue",
+        "barely breathe",
+        "barely breathing",
+        "gasping",
+        "cant get air",
+        "breathing weird",
+        "breathing funny",
+        "wheezing",
+        "hives",
+        "swelling shut",
+        "throat feels tight",
+        "throat is tight",
+        "throat tight",
+        "sitting on my chest",
+        "foaming at the mouth",
+        "is jerking",
+        "shes jerking",
+        "hes jerking",
+        "jerking and",
+        "shaking uncontrollably",
+        "wont respond",
+        "not responding",
+        "doesnt respond",
+        "super drowsy",
+        "very confused",
+        "really confused",
+        "doesnt know where he is",
+        "doesnt know where she is",
+        "dont know where i am",
+        "tongue feels",
+        "cant swallow",
+        "being crushed",
+        "crushing",
+        "eyes rolled back",
+        "shaking all over",
+        "going to black out",
+        "about to black out",
+        "went black",
+        "chest is burning",
+        "chest burning",
+        "cant stay awake",
+        "hallucinating",
+        "breathing but barely",
+        "hit his head",
+        "hit her head",
+        "hit my head",
+        "not making sense",
+        "skipping beats",
     ),
     "es": (
         "dolor de pecho",
@@ -1048,6 +1271,23 @@ EMERGENCY: Phrases = {
         "le dio un ataque",
         "no deja de sangrar",
         "no para de sangrar",
+        "no responde",
+        "muy confundido",
+        "muy confundida",
+        "no sabe donde esta",
+        "labios morados",
+        "se esta poniendo morado",
+        "se esta poniendo morada",
+        "no puede respirar bien",
+        "casi no puedo respirar",
+        "casi no puede respirar",
+        "ronchas",
+        "me pica la garganta",
+        "boca morada",
+        "lado de la cara",
+        "no se puede levantar",
+        "como ido",
+        "como ida",
     ),
 }
 
@@ -1086,6 +1326,52 @@ STOP_AS_VERB: frozenset[str] = _words(
     """
 )
 
+# Opt-out whose words come apart ("stop the appointment texts", "enough with the reminders").
+# A text that also says it would miss them is not one ("i dont want to miss any texts").
+_TEXTS = _runs(
+    "texts, text, texting, messages, message, messaging, reminders, reminder, notifications,"
+    " mensajes, mensaje, recordatorios, textos, msgs"
+)
+NEAR_OPT_OUT: tuple[NearRule, ...] = (
+    (
+        "en",
+        3,
+        (
+            _runs(
+                "stop, end, cancel, quit, halt, disable, no more, enough with, done with, shut,"
+                " turn off, shut off, switch off, unsubscribe from"
+            ),
+            _TEXTS,
+        ),
+    ),
+    ("en", 2, (("turn", "shut", "switch"), _TEXTS, ("off",))),
+    (
+        "en",
+        2,
+        (
+            _runs(
+                "rather not, dont want, no longer want, dont need, no longer need, dont wish,"
+                " no longer wish"
+            ),
+            _TEXTS,
+        ),
+    ),
+    (
+        "es",
+        3,
+        (
+            _runs(
+                "no quiero, ya no quiero, cancelar, cancelo, cancela, quitar, quiten, basta de,"
+                " no mas, stop, paren, paren de, dejen de, deja de"
+            ),
+            _TEXTS,
+        ),
+    ),
+)
+OPT_OUT_KEEP: frozenset[str] = _words(
+    "miss missing lose losing forget perder perderme fine prefer only"
+)
+
 OPT_OUT_WHOLE: Phrases = {
     "any": (*sorted(CARRIER_OPT_OUT), "stop all", "stop stop", "opt out"),
     "en": (
@@ -1099,8 +1385,23 @@ OPT_OUT_WHOLE: Phrases = {
         "remove me",
         "remove",
         "leave me alone",
+        "not interested",
+        "no thanks not interested",
     ),
-    "es": ("baja", "para", "alto", "basta", "basta ya", "cancelar", "parar", "ya basta", "no mas"),
+    "es": (
+        "baja",
+        "para",
+        "alto",
+        "basta",
+        "basta ya",
+        "cancelar",
+        "parar",
+        "ya basta",
+        "no mas",
+        "no me interesa",
+        "no estoy interesado",
+        "no estoy interesada",
+    ),
 }
 
 # Opt-out in other words, anywhere in the message.
@@ -1157,6 +1458,15 @@ OPT_OUT: Phrases = {
         "dont want to receive",
         "no longer wish to receive",
         "dont wish to receive",
+        "delete me",
+        "remove me please",
+        "please remove me",
+        "remove her number",
+        "remove his number",
+        "no need to text",
+        "not my number",
+        "isnt my number",
+        "didnt sign up for this",
     ),
     "es": (
         "no me envien",
@@ -1194,6 +1504,12 @@ OPT_OUT: Phrases = {
         "borrar mi numero",
         "eliminen mi numero",
         "eliminar mi numero",
+        "dejen de textearme",
+        "deja de textearme",
+        "saquenme de",
+        "quitenme de",
+        "no es mi numero",
+        "ya no es mi numero",
     ),
 }
 

@@ -158,17 +158,20 @@ class _Step:
     """One step of a proximity rule: the word runs that fill it, by their first word."""
 
     runs: Mapping[str, tuple[Pattern, ...]]
-    counts: bool  # a count of at least OVERDOSE_COUNT fills it too
+    at_least: int | None  # a count of at least this fills it too
 
     @classmethod
     def of(cls, choices: Sequence[str]) -> _Step:
-        """Return the step for a lexicon list of words and word runs."""
+        """Return the step for a lexicon list of words, word runs and "#" counts."""
         runs: dict[str, list[Pattern]] = defaultdict(list)
+        at_least: int | None = None
         for choice in choices:
-            if choice != lexicon.NEAR_NUMBER:
-                tokens = normalize(choice)
-                runs[tokens[0]].append(tokens)
-        return cls({k: tuple(v) for k, v in runs.items()}, lexicon.NEAR_NUMBER in choices)
+            if choice.startswith(lexicon.NEAR_NUMBER):
+                at_least = int(choice[1:] or lexicon.OVERDOSE_COUNT)
+                continue
+            tokens = normalize(choice)
+            runs[tokens[0]].append(tokens)
+        return cls({k: tuple(v) for k, v in runs.items()}, at_least)
 
     def end_at(self, tokens: Sequence[str], at: int) -> int | None:
         """Return where a run of this step ends if one starts at tokens[at], else None."""
@@ -176,13 +179,16 @@ class _Step:
         for run in self.runs.get(token, ()):
             if tuple(tokens[at : at + len(run)]) == run:
                 return at + len(run)
-        if self.counts and _is_many(token):
+        if self.at_least is not None and _count(token) >= self.at_least:
+            # "took 50 mg of zoloft" is a dose, not fifty pills.
+            if at + 1 < len(tokens) and tokens[at + 1] in lexicon.DOSE_UNITS:
+                return None
             return at + 1
         return None
 
 
 class _Near:
-    """Crisis rules whose steps come in order, each within a few words of the one before."""
+    """Rules whose steps come in order, each within a few words of the one before."""
 
     def __init__(self, rules: Sequence[lexicon.NearRule]) -> None:
         self._rules = [
@@ -197,20 +203,25 @@ class _Near:
                 for runs in step.runs.values():
                     yield from runs
 
-    def first(self, tokens: Sequence[str]) -> _Found | None:
-        """Return a match of the first rule the tokens satisfy, if any."""
+    def finditer(self, tokens: Sequence[str]) -> Iterator[_Found]:
+        """Yield a match of each rule the tokens satisfy, in rule order; start is a token index."""
         present = set(tokens)
         for language, gap, steps in self._rules:
             # Most texts hold no rule's opening word; a set test skips the rule at once.
-            if present.isdisjoint(steps[0].runs) and not steps[0].counts:
+            if present.isdisjoint(steps[0].runs) and steps[0].at_least is None:
                 continue
-            if _steps_match(steps, tokens, gap):
-                return _Found(0, 0, _language_of(language))
-        return None
+            start = _steps_start(steps, tokens, gap)
+            if start is not None:
+                yield _Found(start, start, _language_of(language))
+
+    def first(self, tokens: Sequence[str]) -> _Found | None:
+        """Return a match of the first rule the tokens satisfy, if any."""
+        return next(self.finditer(tokens), None)
 
 
-def _steps_match(steps: Sequence[_Step], tokens: Sequence[str], gap: int) -> bool:
-    """Return whether each step occurs in tokens after the last, at most gap words on."""
+def _steps_start(steps: Sequence[_Step], tokens: Sequence[str], gap: int) -> int | None:
+    """Return where the steps first occur in tokens in order, each at most gap words after the
+    last, or None."""
     first, rest = steps[0], steps[1:]
     for start in range(len(tokens)):
         end = first.end_at(tokens, start)
@@ -228,15 +239,15 @@ def _steps_match(steps: Sequence[_Step], tokens: Sequence[str], gap: int) -> boo
             if end is None:
                 break
         else:
-            return True
-    return False
+            return start
+    return None
 
 
-def _is_many(token: str) -> bool:
-    """Return whether a token is a count of at least OVERDOSE_COUNT ("30", "twenty")."""
+def _count(token: str) -> int:
+    """Return the count a token writes ("30", "twenty"), or 0."""
     if token.isdigit():
-        return int(token) >= lexicon.OVERDOSE_COUNT
-    return token in lexicon.COUNT_WORDS
+        return int(token[:6])
+    return lexicon.COUNT_WORDS.get(token, 0)
 
 
 class _Whole:
@@ -603,6 +614,7 @@ class Matcher:
         self._emergency_whole = _Whole(lexicon.EMERGENCY_WHOLE)
         self._opt_out_whole = _Whole(lexicon.OPT_OUT_WHOLE)
         self._opt_out = _Phrases(lexicon.OPT_OUT)
+        self._near_opt_out = _Near(lexicon.NEAR_OPT_OUT)
         self._opt_in_whole = _Whole(lexicon.OPT_IN_WHOLE)
         self._opt_in = _Phrases(lexicon.OPT_IN)
         self._visit_whole = {a: _Whole(lexicon.APPOINTMENT_WHOLE[a]) for a in lexicon.APPOINTMENT}
@@ -619,6 +631,7 @@ class Matcher:
             *self._emergency_whole.patterns,
             *self._opt_out_whole.patterns,
             *self._opt_out.patterns,
+            *self._near_opt_out.patterns(),
             *self._opt_in_whole.patterns,
             *self._opt_in.patterns,
             *(p for w in self._visit_whole.values() for p in w.patterns),
@@ -665,7 +678,11 @@ class Matcher:
         keyword = bare(text)
         if keyword in lexicon.CARRIER_OPT_OUT:
             return Intent(IntentKind.OPT_OUT, carrier_keyword=True)
-        found = self._opt_out_whole.get(core) or self._opt_out_asked(joined)
+        found = (
+            self._opt_out_whole.get(core)
+            or self._opt_out_asked(joined)
+            or self._opt_out_closing(text)
+        )
         if found is not None or _stop_among_fillers(tokens):
             return self._intent(IntentKind.OPT_OUT, raw, found)
         if keyword in lexicon.CARRIER_OPT_IN:
@@ -715,15 +732,28 @@ class Matcher:
         return found[0]
 
     def _opt_out_asked(self, text: str) -> _Found | None:
-        """Return the first opt-out phrase in a normalised text that no negation turns around."""
+        """Return the first opt-out in a normalised text that no negation turns around."""
         for found in self._opt_out.finditer(text):
-            before = text[: found.start].split()[-1:]
-            negations = lexicon.OPT_OUT_NEGATIONS
-            if found.language == "es":
-                negations = negations | lexicon.OPT_OUT_NEGATIONS_ES
-            if not negations.intersection(before):
+            if not _negated(text[: found.start].split()[-1:], found.language):
+                return found
+        tokens = text.split()
+        if lexicon.OPT_OUT_KEEP.intersection(tokens):
+            return None
+        for found in self._near_opt_out.finditer(tokens):
+            if not _negated(tokens[max(found.start - 1, 0) : found.start], found.language):
                 return found
         return None
+
+    def _opt_out_closing(self, text: str) -> _Found | None:
+        """Return the opt-out a text's last clause is on its own ("... this, stop")."""
+        clauses = [c for c in _CLAUSE.split(text) if normalize(c)]
+        if len(clauses) < 2:
+            return None
+        last = clauses[-1]
+        if bare(last) in lexicon.CARRIER_OPT_OUT:
+            return _Found(0, 0, None)
+        words, _ = self._speller.correct(normalize(last))
+        return self._opt_out_whole.get(" ".join(_strip_polite(words)))
 
     def _crisis_in(self, unmasked: str) -> _Found | None:
         """Return where a normalised, idiom-blanked text sounds like a crisis."""
@@ -754,6 +784,14 @@ class Matcher:
                     continue
                 return action, found
         return None
+
+
+def _negated(before: Sequence[str], language: str | None) -> bool:
+    """Return whether the word before an opt-out turns it around ("don't stop the reminders")."""
+    negations = lexicon.OPT_OUT_NEGATIONS
+    if language == "es":
+        negations = negations | lexicon.OPT_OUT_NEGATIONS_ES
+    return not negations.isdisjoint(before)
 
 
 def _stop_among_fillers(tokens: Pattern) -> bool:
