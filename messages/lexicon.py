@@ -390,6 +390,115 @@ CRISIS: Phrases = {
         "over everything",
         "wrote my will",
         "go be with my",
+        # Words that, in a text to this clinic, are almost never about anything else.
+        "lethal",
+        "blade",
+        "blades",
+        "razor",
+        "razors",
+        "knives",
+        "handgun",
+        "rifle",
+        "shotgun",
+        "firearm",
+        "tailpipe",
+        "helium",
+        "charcoal",
+        "morphine",
+        "bleach",
+        "antifreeze",
+        "ventilator",
+        "my funeral",
+        "my own funeral",
+        "mi funeral",
+        "beneficiary",
+        "permanently",
+        "vanish",
+        "wrists",
+        "urges",
+        "ledge",
+        "ctb",
+        "kys",
+        "dirt nap",
+        "psych ward",
+        "my attempt",
+        "last attempt",
+        "suicide attempt",
+        "s word",
+        "passive si",
+        "s h",
+        "after im gone",
+        "when im gone",
+        "ill be gone",
+        "gone for good",
+        "go for good",
+        "not sticking around",
+        "taking up space",
+        "take up space",
+        "go through with it",
+        "make it end",
+        "out of reasons",
+        "shouldnt be left alone",
+        "cant be alone tonight",
+        "scared of what ill do",
+        "what i might do",
+        "dont come back from",
+        "dont open my eyes",
+        "never open my eyes",
+        "never have to wake",
+        "one last time",
+        "picked the date",
+        "picked a date",
+        "picked tonight",
+        "let my heart stop",
+        "just swerving",
+        "not braking",
+        "into a semi",
+        "into the ocean",
+        "into the lake",
+        "into the river",
+        "how high does a building",
+        "high enough to",
+        "liver gives out",
+        "liver to fail",
+        "dead woman",
+        "dead man",
+        "feel something",
+        "every pill",
+        "ill still be here",
+        "go on without me",
+        "on without me",
+        "living isnt worth",
+        "a future for myself",
+        "no future for me",
+        "dont see a future",
+        "nobody cares",
+        "no one cares",
+        "enough for later",
+        "if i was dead",
+        "if i were dead",
+        "something permanent",
+        "stupid and permanent",
+        "to not exist",
+        "not exist",
+        "take myself out",
+        "would kill me",
+        "up on the roof",
+        "taking the exit",
+        "die from",
+        "life insurance",
+        "im finished",
+        "over the edge",
+        "about not being here",
+        "grave has room",
+        "my grave",
+        "none of this is on",
+        "did everything right",
+        "done pretending",
+        "pretending i want to",
+        "which method",
+        "rat poison",
+        "im calm about it now",
     ),
     "es": (
         "suicidio",
@@ -572,6 +681,39 @@ CRISIS: Phrases = {
         "ya no me van a ver",
         "listo para irme",
         "lista para irme",
+        "me muriera",
+        "ojala me muera",
+        "tomarme todas",
+        "me las tomo todas",
+        "se acabe mi vida",
+        "me atropellara",
+        "me atropelle",
+        "cuando yo no este",
+        "mortal",
+        "contra mi misma",
+        "contra mi mismo",
+        "usarla contra mi",
+        "usarlo contra mi",
+        "me hice cortadas",
+        "cortadas en",
+        "hasta que me sangra",
+        "veneno",
+        "nada tiene caso",
+        "todo planeado",
+        "compre lo que necesito",
+        "para hacerlo tonight",
+        "ready para hacerlo",
+        "listo para hacerlo",
+        "lista para hacerlo",
+        "hacerlo sin dolor",
+        "estorbo",
+        "vivir o morir",
+        "en la muerte",
+        "pienso en morir",
+        "point a seguir",
+        "seguir living",
+        "ya me despedi",
+        "una carta a mi",
     ),
 }
 
@@ -632,13 +774,14 @@ def _runs(text: str) -> tuple[str, ...]:
 
 # Past tense only: "can I take all my meds that morning?" is a question, not a crisis.
 _TOOK_EN = _runs("took, taken, swallowed, ate, downed, popped, chugged, overdid")
-_TOOK_ES = _runs("tome, trague, tomado, tragado, eche, tomo")
+_TOOK_ES = _runs("tome, trague, tomado, tragado, eche, tomo, empine")
 _MANY_EN = _runs(
     "#, all, al, bunch, handful, whole, entire, lot, lots, many, several, bottle, bottles, rest,"
     " everything, worth, enough, extra"
 )
 _MANY_ES = _runs(
-    "#, todas, todos, todo, muchas, muchos, monton, demasiadas, demasiados, entero, entera, puno,"
+    "#, todas, todos, todo, muchas, muchos, monton, chingo, demasiadas, demasiados, entero, entera,"
+    " puno,"
     " bote, caja, frasco, resto"
 )
 _ALL = _runs("all, whole, entire, bunch, handful, rest, everything, todas, todos, todo")
@@ -647,7 +790,8 @@ _PILLS_EN = _runs(
     " bottles, prescription, prescriptions, supply, cabinet, painkillers, antidepressants, xanax,"
     " tylenol, ambien, klonopin, valium, ativan, benadryl, advil, ibuprofen, aspirin, oxy,"
     " oxycodone, percocet, vicodin, fentanyl, heroin, lithium, seroquel, trazodone, gabapentin,"
-    " insulin, melatonin, lexapro, zoloft, prozac, lamictal, wellbutrin, adderall, sleeping"
+    " insulin, melatonin, lexapro, zoloft, prozac, lamictal, wellbutrin, adderall, sleeping,"
+    " unisom, nyquil, zzzquil, pack"
 )
 _PILLS_ES = _runs(
     "pastillas, pastilla, pastiyas, pastiya, pildoras, pildora, tabletas, capsulas, medicinas,"
@@ -661,12 +805,14 @@ _PILLS = (*_PILLS_EN, *_PILLS_ES)
 _ALCOHOL = _runs(
     "alcohol, vodka, wine, beer, liquor, whiskey, tequila, booze, rum, cerveza, vino, licor"
 )
-_INTEND_EN = _runs("going, want, about, planning, plan, ready, decided, thinking, will, gonna")
+_INTEND_EN = _runs(
+    "going, want, about, planning, plan, ready, decided, thinking, will, gonna, tempted"
+)
 _TAKE = _runs("take, takes, taking, swallow, swallowing, tomar, tomarme")
 _THEM_ALL = _runs("them all, all of them, it all, the whole bottle, the entire bottle")
 _SAVED = _runs(
     "saved, saving, saved up, hoarding, hoarded, stockpiling, stockpiled, collecting, enough,"
-    " guardadas, guardando, juntando, ahorrando"
+    " hidden, hiding, stash, stashed, guardadas, guardando, juntando, ahorrando, escondidas"
 )
 # First-person intent between "me" and the act: "me quiero matar", not "me puede hacer dano";
 # "se" and the third person too: "se quiere ahorcar".
@@ -686,7 +832,7 @@ _SOMEONE_ES = _runs(
 # dying every day", "wishes she was dead").
 _WISH_EN = _runs(
     "want, wants, wanted, wanting, wish, wishes, wished, wishing, ready, plan, planning, deserve,"
-    " think, thinking, thought, thoughts, dream, dreaming, pray, praying"
+    " think, thinking, thought, thoughts, dream, dreaming, pray, praying, hope, hoping"
 )
 _DIE = _runs("die, dying, dead, death, morir, muerto, muerta, muerte")
 _ON_PURPOSE_EN = _runs(
@@ -712,8 +858,8 @@ _GUN = _runs("gun, guns, pistol, rifle, shotgun, firearm, revolver, handgun, glo
 _BLADE = _runs("razor, razors, blade, blades, knife")
 _ROPE = _runs("rope, ropes, belt, cord, noose")
 _HIGH_PLACE = _runs(
-    "bridge, overpass, ledge, roof, rooftop, railing, tracks, balcony, cliff, puente, azotea,"
-    " balcon"
+    "bridge, overpass, ledge, roof, railing, tracks, balcony, cliff, pier, dock, deck,"
+    " parking garage, puente, azotea, balcon"
 )
 NEAR_CRISIS: tuple[NearRule, ...] = (
     ("en", 4, (_TOOK_EN, _MANY_EN, _PILLS_EN)),
@@ -739,6 +885,30 @@ NEAR_CRISIS: tuple[NearRule, ...] = (
     ("en", 2, (("cut", "cuts", "cutting", "slit", "slashed", "carved", "carving"), _BODY)),
     ("en", 3, (_HAVE_EN, _ROPE)),
     ("en", 3, (_ROPE, ("neck",))),
+    ("en", 4, (_ROPE, ("beam", "ceiling", "rafter", "rafters", "closet rod"))),
+    ("en", 4, (("beam", "ceiling", "rafter", "rafters"), _ROPE)),
+    (
+        "en",
+        3,
+        (
+            ("hope", "hoping", "wish"),
+            ("bus", "train", "car", "truck"),
+            ("doesnt stop", "hits me", "hit me", "runs me over"),
+        ),
+    ),
+    (
+        "en",
+        3,
+        (
+            ("how much", "how many"),
+            _PILLS,
+            ("is too much", "too much", "would kill", "lethal", "to overdose"),
+        ),
+    ),
+    ("en", 3, (("emptied", "washing down", "washed down", "wash down"), (*_PILLS, *_ALCOHOL))),
+    ("any", 3, (_PILLS, ("with", "con", "and", "y"), _ALCOHOL)),
+    ("en", 3, (_ALCOHOL, ("and",), _PILLS)),
+    ("en", 3, (("plan", "plans"), _PILLS)),
     ("en", 6, (_HAVE_EN, _GUN)),
     ("en", 6, (_GUN, _HAVE_EN)),
     ("en", 3, (_GUN, _DIE)),
@@ -792,6 +962,18 @@ NEAR_CRISIS: tuple[NearRule, ...] = (
         ),
     ),
     ("es", 7, (("quiero", "listo", "lista"), ("cielo",))),
+    ("es", 4, (_HIGH_PLACE, ("brincar", "saltar", "aventarme", "tirarme", "lanzarme"))),
+    ("es", 3, (("pienso", "pensando", "pense"), ("muerte", "morir", "morirme", "matarme"))),
+    ("en", 2, (("finished", "emptied"), _ALL, _PILLS)),
+    (
+        "es",
+        3,
+        (
+            ("esta noche", "hoy", "ahorita"),
+            ("me tomo", "me voy a tomar", "tomarme", "me las tomo", "me trago"),
+            _PILLS,
+        ),
+    ),
     (
         "any",
         2,
@@ -815,11 +997,34 @@ NEAR_EMERGENCY: tuple[NearRule, ...] = (
     ("en", 3, (("chest",), ("duele", "dolor", "crushing", "elephant"))),
     ("en", 6, (("elephant", "weight", "something heavy"), ("chest",))),
     ("en", 2, (("arm", "jaw"), ("numb", "is numb", "went numb"))),
-    ("en", 3, (("blood pressure", "bp", "presion"), ("#180",))),
-    ("en", 5, (("heart rate", "pulse", "heartrate", "hr"), ("#150",))),
+    ("en", 3, (("blood pressure", "bp", "presion"), ("#180-300",))),
+    ("en", 5, (("heart rate", "pulse", "heartrate", "hr"), ("#150-300",))),
     ("en", 2, (("blood pressure", "bp"), ("really high", "very high", "too high", "super high"))),
     ("es", 3, (("presion",), ("muy alta", "alta", "altisima"))),
     ("es", 4, (("dolor",), ("pecho",))),
+    (
+        "en",
+        4,
+        (
+            ("chest",),
+            (
+                "pressure",
+                "squeezed",
+                "squeezing",
+                "vice",
+                "heavy",
+                "aches",
+                "aching",
+                "tight",
+                "tightness",
+            ),
+        ),
+    ),
+    ("en", 6, (("pressure", "heaviness", "tightness"), ("chest",))),
+    ("es", 4, (("presion", "opresion", "dolor"), ("pecho",))),
+    ("en", 2, (("#180-300",), ("over", "sobre"), ("#90-200",))),
+    ("es", 2, (("#180-300",), ("de presion", "presion"))),
+    ("es", 3, (("dolor de cabeza",), ("de repente", "muy fuerte", "horrible"))),
     ("en", 3, (("cant feel", "numb"), ("one side", "left side", "right side", "half of"))),
     ("en", 3, (("face", "mouth"), ("drooping", "droops", "drooped", "droopy"))),
     ("en", 2, (("lips", "lip", "face", "he", "she", "skin"), ("blue", "turning blue", "purple"))),
@@ -1009,6 +1214,9 @@ BENIGN: Phrases = {
         "all my meds with me",
         "all my pills with me",
         "all my medications with me",
+        "had an allergic reaction",
+        "history of fainting",
+        "history of seizures",
         "aguanto el hambre",
         "harta de todo el",
         "harto de todo el",
@@ -1210,6 +1418,52 @@ EMERGENCY: Phrases = {
         "hit my head",
         "not making sense",
         "skipping beats",
+        "breathing through a straw",
+        "every breath is a fight",
+        "harder to swallow",
+        "hard to swallow",
+        "puffing up",
+        "welts",
+        "went limp",
+        "limp",
+        "dropped to the floor",
+        "fell over",
+        "isnt getting up",
+        "wont get up",
+        "doesnt open his eyes",
+        "doesnt open her eyes",
+        "wont open his eyes",
+        "wont open her eyes",
+        "cant rouse",
+        "twitching",
+        "had a fit",
+        "popped in my head",
+        "worst pain ever",
+        "neck is stiff",
+        "stiff neck",
+        "smile is crooked",
+        "face is crooked",
+        "wont grip",
+        "arm is weak",
+        "slurred",
+        "curtain came down",
+        "through the roof",
+        "fluttering",
+        "all over the place and",
+        "how long i was out",
+        "woke up on the floor",
+        "grayish",
+        "gray color",
+        "grey color",
+        "gurgling",
+        "nodding off",
+        "cant keep his head up",
+        "cant keep her head up",
+        "reacting to something",
+        "skin is on fire",
+        "wheezy",
+        "tunneling",
+        "hit the floor",
     ),
     "es": (
         "dolor de pecho",
@@ -1288,6 +1542,17 @@ EMERGENCY: Phrases = {
         "no se puede levantar",
         "como ido",
         "como ida",
+        "me cuesta mucho trabajo respirar",
+        "cuesta trabajo respirar",
+        "no me entra aire",
+        "no puedo mover el brazo",
+        "no puedo mover la pierna",
+        "hablo raro",
+        "habla raro",
+        "sarpullido",
+        "se me estan hinchando",
+        "se le estan hinchando",
+        "de repente como",
     ),
 }
 
@@ -1330,7 +1595,7 @@ STOP_AS_VERB: frozenset[str] = _words(
 # A text that also says it would miss them is not one ("i dont want to miss any texts").
 _TEXTS = _runs(
     "texts, text, texting, messages, message, messaging, reminders, reminder, notifications,"
-    " mensajes, mensaje, recordatorios, textos, msgs"
+    " mensajes, mensaje, recordatorios, textos, msgs, sms, these"
 )
 NEAR_OPT_OUT: tuple[NearRule, ...] = (
     (
@@ -1362,7 +1627,7 @@ NEAR_OPT_OUT: tuple[NearRule, ...] = (
         (
             _runs(
                 "no quiero, ya no quiero, cancelar, cancelo, cancela, quitar, quiten, basta de,"
-                " no mas, stop, paren, paren de, dejen de, deja de"
+                " no mas, stop, paren, paren de, dejen de, deja de, no necesito, ya no necesito"
             ),
             _TEXTS,
         ),
@@ -1387,6 +1652,7 @@ OPT_OUT_WHOLE: Phrases = {
         "leave me alone",
         "not interested",
         "no thanks not interested",
+        "dont want these",
     ),
     "es": (
         "baja",
@@ -1467,6 +1733,29 @@ OPT_OUT: Phrases = {
         "not my number",
         "isnt my number",
         "didnt sign up for this",
+        "taken off your",
+        "take me off your",
+        "no need for texts",
+        "no need for the texts",
+        "discontinue",
+        "cease all",
+        "mute me",
+        "unenroll me",
+        "block me from",
+        "blowing up my phone",
+        "knock it off with",
+        "make them stop",
+        "you can stop now",
+        "good on the texts",
+        "dont need these anymore",
+        "please remove it",
+        "no manden mas",
+        "no me texteen",
+        "paren de mandarme",
+        "no enviarme mas",
+        "den de baja",
+        "ya estuvo con los",
+        "quitar mi numero",
     ),
     "es": (
         "no me envien",
@@ -1854,6 +2143,7 @@ TOPIC_STOPWORDS: frozenset[str] = _words(
 # not become "wake" ("I never woke up" is not "never wake up") and "diet" does not become "die".
 COMMON_WORDS: frozenset[str] = _words(
     """
+    depression depressed copd inhaler asthma anxiety ptsd bipolar
     a about above after again against all ally almost alone along already also always am among
     an and another any anyone anything are area around as ask asked at attach auto away back bad
     bake bank barn be because been before being below bench best better between big bill bind

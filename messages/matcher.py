@@ -159,19 +159,23 @@ class _Step:
 
     runs: Mapping[str, tuple[Pattern, ...]]
     at_least: int | None  # a count of at least this fills it too
+    at_most: int | None = None  # and of at most this ("#180-300": a blood pressure, not a year)
 
     @classmethod
     def of(cls, choices: Sequence[str]) -> _Step:
         """Return the step for a lexicon list of words, word runs and "#" counts."""
         runs: dict[str, list[Pattern]] = defaultdict(list)
         at_least: int | None = None
+        at_most: int | None = None
         for choice in choices:
             if choice.startswith(lexicon.NEAR_NUMBER):
-                at_least = int(choice[1:] or lexicon.OVERDOSE_COUNT)
+                low, _, high = choice[1:].partition("-")
+                at_least = int(low or lexicon.OVERDOSE_COUNT)
+                at_most = int(high) if high else None
                 continue
             tokens = normalize(choice)
             runs[tokens[0]].append(tokens)
-        return cls({k: tuple(v) for k, v in runs.items()}, at_least)
+        return cls({k: tuple(v) for k, v in runs.items()}, at_least, at_most)
 
     def end_at(self, tokens: Sequence[str], at: int) -> int | None:
         """Return where a run of this step ends if one starts at tokens[at], else None."""
@@ -179,7 +183,10 @@ class _Step:
         for run in self.runs.get(token, ()):
             if tuple(tokens[at : at + len(run)]) == run:
                 return at + len(run)
-        if self.at_least is not None and _count(token) >= self.at_least:
+        count = _count(token) if self.at_least is not None else 0
+        if self.at_least is not None and count >= self.at_least:
+            if self.at_most is not None and count > self.at_most:
+                return None
             # "took 50 mg of zoloft" is a dose, not fifty pills.
             if at + 1 < len(tokens) and tokens[at + 1] in lexicon.DOSE_UNITS:
                 return None
