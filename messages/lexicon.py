@@ -499,6 +499,30 @@ CRISIS: Phrases = {
         "which method",
         "rat poison",
         "im calm about it now",
+        "reason to keep going",
+        "reason to go on",
+        "letters to my",
+        "planning how to",
+        "having si",
+        "si thoughts",
+        "si urges",
+        "si is bad",
+        "everything to end",
+        "done fighting",
+        "nothing is worth it",
+        "rather be dead",
+        "rather die",
+        "didnt exist",
+        "out for good",
+        "go away for good",
+        "no one will miss me",
+        "nobody will miss me",
+        "if i * wasnt here",
+        "want out",
+        "if i died",
+        "like a burden",
+        "after tonight anyway",
+        "need it after tonight",
     ),
     "es": (
         "suicidio",
@@ -714,6 +738,14 @@ CRISIS: Phrases = {
         "seguir living",
         "ya me despedi",
         "una carta a mi",
+        "volvi a cortar",
+        "cortar los brazos",
+        "volviera a despertar",
+        "como un burden",
+        "un burden",
+        "better sin mi",
+        "usarla contra",
+        "pensando en usarla",
     ),
 }
 
@@ -774,14 +806,16 @@ def _runs(text: str) -> tuple[str, ...]:
 
 # Past tense only: "can I take all my meds that morning?" is a question, not a crisis.
 _TOOK_EN = _runs("took, taken, swallowed, ate, downed, popped, chugged, overdid")
-_TOOK_ES = _runs("tome, trague, tomado, tragado, eche, tomo, empine")
+_TOOK_ES = _runs(
+    "tome, trague, tomado, tragado, eche, tomo, empine, acabo de tomar, acabo de tomarme"
+)
 _MANY_EN = _runs(
     "#, all, al, bunch, handful, whole, entire, lot, lots, many, several, bottle, bottles, rest,"
-    " everything, worth, enough, extra"
+    " everything, worth, enough, extra, whatever"
 )
 _MANY_ES = _runs(
     "#, todas, todos, todo, muchas, muchos, monton, chingo, demasiadas, demasiados, entero, entera,"
-    " puno,"
+    " puno, completo, completa,"
     " bote, caja, frasco, resto"
 )
 _ALL = _runs("all, whole, entire, bunch, handful, rest, everything, todas, todos, todo")
@@ -818,7 +852,7 @@ _SAVED = _runs(
 # "se" and the third person too: "se quiere ahorcar".
 _INTEND_ES = _runs(
     "quiero, kiero, quisiera, queria, voy, estoy, pienso, gustaria, ganas, necesito, deberia,"
-    " quiere, va, esta, piensa, vas, quieres"
+    " quiere, va, esta, piensa, vas, quieres, sigo, volvi"
 )
 _HARM_ES = _runs(
     "matar, suicidar, ahorcar, colgar, aventar, disparar, envenenar, lastimar, lastimando, herir,"
@@ -851,10 +885,10 @@ _SELF = _runs("myself, himself, herself, themselves, themself, yourself, ourselv
 _BODY = _runs("wrist, wrists, arm, arms, leg, legs, thigh, thighs, throat, neck, skin, stomach")
 _HAVE_EN = _runs(
     "bought, have, has, got, tied, found, ready, tie, buy, loaded, holding, grabbed, hold, load,"
-    " keep, keeps, kept, thinking, think, thought, use"
+    " keep, keeps, kept, thinking, think, thought, use, pensando, usarla, usarlo"
 )
 _HAVE_ES = _runs("tengo, tiene, compre, consegui, amarre, agarre, cargue, encontre")
-_GUN = _runs("gun, guns, pistol, rifle, shotgun, firearm, revolver, handgun, glock")
+_GUN = _runs("gun, guns, pistol, rifle, shotgun, firearm, revolver, handgun, glock, pistola")
 _BLADE = _runs("razor, razors, blade, blades, knife")
 _ROPE = _runs("rope, ropes, belt, cord, noose")
 _HIGH_PLACE = _runs(
@@ -909,6 +943,7 @@ NEAR_CRISIS: tuple[NearRule, ...] = (
     ("any", 3, (_PILLS, ("with", "con", "and", "y"), _ALCOHOL)),
     ("en", 3, (_ALCOHOL, ("and",), _PILLS)),
     ("en", 3, (("plan", "plans"), _PILLS)),
+    ("en", 5, (_PILLS, ("keep looking", "looking at", "staring at", "keep staring"))),
     ("en", 6, (_HAVE_EN, _GUN)),
     ("en", 6, (_GUN, _HAVE_EN)),
     ("en", 3, (_GUN, _DIE)),
@@ -1464,6 +1499,10 @@ EMERGENCY: Phrases = {
         "wheezy",
         "tunneling",
         "hit the floor",
+        "shallow breathing",
+        "breathing really slow",
+        "slow and shallow",
+        "catching my breath",
     ),
     "es": (
         "dolor de pecho",
@@ -1553,6 +1592,11 @@ EMERGENCY: Phrases = {
         "se me estan hinchando",
         "se le estan hinchando",
         "de repente como",
+        "cuesta mucho respirar",
+        "hinchando la cara",
+        "hinchando los labios",
+        "hinchando la lengua",
+        "hinchando la garganta",
     ),
 }
 
@@ -1747,6 +1791,16 @@ OPT_OUT: Phrases = {
         "make them stop",
         "you can stop now",
         "good on the texts",
+        "my name off",
+        "erase this number",
+        "never text",
+        "dont ever text",
+        "never message",
+        "no longer interested",
+        "doesnt want texts",
+        "doesnt want * texts",
+        "doesnt want messages",
+        "want to opt out",
         "dont need these anymore",
         "please remove it",
         "no manden mas",
@@ -1756,6 +1810,12 @@ OPT_OUT: Phrases = {
         "den de baja",
         "ya estuvo con los",
         "quitar mi numero",
+        "no deseo recibir",
+        "en su lista de",
+        "no me vuelvan a escribir",
+        "cancelen mi",
+        "cancelar mi suscripcion",
+        "cancelen * mensajes",
     ),
     "es": (
         "no me envien",

@@ -42,6 +42,7 @@ SHORTHAND: dict[str, tuple[str, ...]] = {
     "gona": ("going", "to"),
     "gotta": ("got", "to"),
     "imma": ("im", "going", "to"),
+    "finna": ("going", "to"),
     "ima": ("im", "going", "to"),
     "cuz": ("because",),
     "bc": ("because",),
