@@ -29,6 +29,9 @@ _STEM_MIN = 8
 _JOIN_MIN = 7
 _JOIN_PART = 3  # "sesion es" must not become "sesiones"
 _CACHE_MAX = 20_000
+# A dictionary word this many times rarer than the safety word it is one edit from is taken for
+# a typo of it.
+_REAL_WORD_RATIO = 100
 # Whole texts remembered by Matcher.classify: the short ones patients repeat.
 CLASSIFY_CACHE_SIZE = 4096
 CLASSIFY_CACHE_MAX_TEXT = 160
@@ -382,6 +385,12 @@ class _Speller:
         if not candidates:
             return (token,)
         word = min(candidates)[2]
+        # A real word is not "corrected" into a safety word: "nose" is not "noose", "guys" not
+        # "guns". A rare word that is mostly a typo of a common one still is ("pian", "stoop").
+        if word in self._strict:
+            frequency = word_frequency()
+            if frequency.get(token, 0) * _REAL_WORD_RATIO >= frequency.get(word, 0):
+                return (token,)
         return self._split.get(word, (word,))
 
     def crisis_stem(self, tokens: Sequence[str]) -> bool:
@@ -647,6 +656,8 @@ class Matcher:
             *((word,) for word in lexicon.SCORE_WORDS),
         ]
         self._speller = _Speller([*safety, *others], self._crisis.patterns, safety)
+        # Loaded now, so no patient's text waits half a second for the dictionaries.
+        word_frequency()
         # Classifying is pure and patients send the same few texts ("C", "HELP", "ok thanks")
         # over and over; Intent is frozen, so a remembered answer is safe to share.
         self._remembered = lru_cache(maxsize=CLASSIFY_CACHE_SIZE)(self._classify)
@@ -752,10 +763,12 @@ class Matcher:
         return None
 
     def _opt_out_closing(self, text: str) -> _Found | None:
-        """Return the opt-out a text's last clause is on its own ("... this, stop")."""
+        """Return the opt-out a text's first or last clause is on its own ("..., stop")."""
         clauses = [c for c in _CLAUSE.split(text) if normalize(c)]
         if len(clauses) < 2:
             return None
+        if bare(clauses[0]) in lexicon.CARRIER_OPT_OUT:  # "STOP. this phone gets too many"
+            return _Found(0, 0, None)
         last = clauses[-1]
         if bare(last) in lexicon.CARRIER_OPT_OUT:
             return _Found(0, 0, None)
@@ -874,6 +887,21 @@ def _language(tokens: Pattern, hint: str | None) -> str | None:
     if ranked[0][1] > ranked[1][1]:
         return ranked[0][0]
     return None
+
+
+@lru_cache(maxsize=1)
+def word_frequency() -> Mapping[str, int]:
+    """Return how often each English or Spanish word occurs (pyspellchecker's dictionaries),
+    accents folded, the higher count where the languages share a word."""
+    from spellchecker import SpellChecker
+
+    counts: dict[str, int] = {}
+    for language in LANGUAGES:
+        dictionary = SpellChecker(language=language, distance=1).word_frequency.dictionary
+        for word, count in dictionary.items():
+            key = fold(word)
+            counts[key] = max(counts.get(key, 0), int(count))
+    return counts
 
 
 @lru_cache(maxsize=1)

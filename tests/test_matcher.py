@@ -409,6 +409,11 @@ CASES = [
     case("basta ya", OPT_OUT, False, "es"),
     case("numero equivocado", OPT_OUT, False, "es"),
     case("when do I stop eating", TOPIC, "fasting"),
+    # A dictionary word is not "corrected" into a safety word one letter away.
+    case("my nose is stuffy today", FALLBACK),
+    case("you guys are the best", FALLBACK),
+    case("i looked everywhere for parking", FALLBACK),
+    case("saying thanks to the nurses", FALLBACK),
     case("no, stop texting me", OPT_OUT, False),
 ]
 
