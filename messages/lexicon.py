@@ -586,6 +586,42 @@ CRISIS: Phrases = {
         "last night alive",
         "not plan on being here",
         "dont plan on being here",
+        "plan this time",
+        "been the one who died",
+        "opened up my wrist",
+        "opened my wrist",
+        "way more of my",
+        "erase myself",
+        "will to live",
+        "made my peace",
+        "my stuff away",
+        "tying knots",
+        "would hold me",
+        "from this life",
+        "everything in order",
+        "coffin",
+        "reason to stay alive",
+        "bullet in my",
+        "where i cut",
+        "die in my sleep",
+        "oding",
+        "goodbye for good",
+        "texted me goodbye",
+        "letting go of the wheel",
+        "out of life",
+        "if im gone",
+        "no reason for me to keep",
+        "point of anything",
+        "will i die if",
+        "was still alive",
+        "wasnt alive",
+        "do something to myself",
+        "would stop my heart",
+        "not safe for me",
+        "be dead by",
+        "isnt safe for me",
+        "heart just stops",
+        "heart stops in my sleep",
     ),
     "es": (
         "suicidio",
@@ -816,6 +852,13 @@ CRISIS: Phrases = {
         "no me despierte nunca",
         "me canse de vivir",
         "me hago dano",
+        "mejor estar muerta",
+        "mejor estar muerto",
+        "me abri la piel",
+        "ya no tiene sentido",
+        "no me deje despertar",
+        "no existiera",
+        "ganas de vivir",
         "deseando no amanecer",
         "no amanecer",
         "para que sigo aqui",
@@ -955,7 +998,7 @@ _WISH_EN = _runs(
     "want, wants, wanted, wanting, wish, wishes, wished, wishing, ready, plan, planning, deserve,"
     " think, thinking, thought, thoughts, dream, dreaming, pray, praying, hope, hoping"
 )
-_DIE = _runs("die, dying, dead, death, morir, muerto, muerta, muerte")
+_DIE = _runs("die, dying, dead, death, died, morir, muerto, muerta, muerte")
 _ON_PURPOSE_EN = _runs(
     "took, cut, burned, burnt, hurt, punched, hit, bled, overdosed, swallowed, crashed, starved,"
     " scratched"
@@ -969,7 +1012,10 @@ _HARM_EN = _runs(
     " hitting, starve, starving, end, ending, suffocate, suffocating, yeet"
 )
 _SELF = _runs("myself, himself, herself, themselves, themself, yourself, ourselves")
-_BODY = _runs("wrist, wrists, arm, arms, leg, legs, thigh, thighs, throat, neck, skin, stomach")
+_BODY = _runs(
+    "wrist, wrists, arm, arms, forearm, forearms, leg, legs, thigh, thighs, throat, neck, skin,"
+    " stomach"
+)
 _HAVE_EN = _runs(
     "bought, have, has, got, tied, found, ready, tie, buy, loaded, holding, grabbed, hold, load,"
     " keep, keeps, kept, thinking, think, thought, use, pensando, usarla, usarlo"
@@ -1016,7 +1062,12 @@ NEAR_CRISIS: tuple[NearRule, ...] = (
     ("en", 4, (_WISH_EN, _DIE)),
     ("en", 4, (_ON_PURPOSE_EN, ("on purpose",))),
     ("en", 1, (_HARM_EN, _SELF)),
-    ("en", 2, (("cut", "cuts", "cutting", "slit", "slashed", "carved", "carving"), _BODY)),
+    (
+        "en",
+        2,
+        (("cut", "cuts", "cutting", "slit", "slashed", "carved", "carving", "opened"), _BODY),
+    ),
+    ("en", 2, (("burned", "burnt", "burning"), _BODY)),
     ("en", 3, (_HAVE_EN, _ROPE)),
     ("en", 3, (_ROPE, ("neck",))),
     ("en", 4, (_ROPE, ("beam", "ceiling", "rafter", "rafters", "closet rod"))),
@@ -1570,6 +1621,15 @@ EMERGENCY: Phrases = {
         "ton of bricks on my chest",
         "worst pain ive ever had",
         "throwing up blood",
+        "chest really hurts",
+        "lost consciousness",
+        "chest esta doliendo",
+        "feels like its closing",
+        "throat is closing up",
+        "head is exploding",
+        "never had pain like this",
+        "cant wake my",
+        "went dark",
         "vomiting blood",
         "breathing through a straw",
         "every breath is a fight",
@@ -1723,6 +1783,12 @@ EMERGENCY: Phrases = {
         "hinchando la lengua",
         "hinchando la garganta",
         "no me entra el aire",
+        "dando un ataque",
+        "no contesta",
+        "no puedo despertar a",
+        "no puede breathe",
+        "sentado en el pecho",
+        "dolor de cabeza mas fuerte",
         "convulsionar",
         "nublo la vista",
         "le cuesta respirar",
@@ -1812,7 +1878,7 @@ NEAR_OPT_OUT: tuple[NearRule, ...] = (
     ),
 )
 OPT_OUT_KEEP: frozenset[str] = _words(
-    "miss missing lose losing forget perder perderme fine prefer only"
+    "miss missing lose losing forget perder perderme fine only instead calling"
 )
 
 OPT_OUT_WHOLE: Phrases = {
@@ -1950,6 +2016,19 @@ OPT_OUT: Phrases = {
         "opt my number out",
         "out of these text",
         "out of these texts",
+        "opt myself out",
+        "take this number off",
+        "scrub my phone number",
+        "scrub my number",
+        "knock it off",
+        "never signed up",
+        "prefer not to get",
+        "cease and desist",
+        "count me out of",
+        "to no texts",
+        "no texts at all",
+        "rather not get texts",
+        "rather not get text",
         "dont need these anymore",
         "please remove it",
         "no manden mas",
@@ -1987,6 +2066,13 @@ OPT_OUT: Phrases = {
         "quiten mi celular",
         "quiten mi numero",
         "cancelenlos",
+        "no me vuelvan a mandar",
+        "ya no me lleguen",
+        "quitenme",
+        "borren this",
+        "ya estuvo bueno con",
+        "no escribir mas",
+        "quitarlo de la lista",
     ),
     "es": (
         "no me envien",

@@ -499,6 +499,13 @@ def test_a_negation_just_before_an_opt_out_phrase_turns_it_around(text: str) -> 
     assert classify(plain).kind is OPT_OUT
 
 
+@pytest.mark.parametrize(
+    "text", ["can you stop calling and just text me instead?", "stop calling me, texts are fine"]
+)
+def test_asking_for_texts_instead_of_calls_is_not_an_opt_out(text: str) -> None:
+    assert classify(text).kind is not OPT_OUT
+
+
 def test_safety_intents_are_flagged_for_the_reply_cap() -> None:
     assert classify("i want to die").is_safety
     assert classify("chest pain").is_safety
