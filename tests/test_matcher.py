@@ -506,6 +506,28 @@ def test_asking_for_texts_instead_of_calls_is_not_an_opt_out(text: str) -> None:
     assert classify(text).kind is not OPT_OUT
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my eye keeps twitching",
+        "im really confused about the bill",
+        "my anxiety is through the roof",
+        "i almost fell asleep in the waiting room",
+        "the screen went dark",
+        "is everything in order for friday?",
+        "can we go over everything at my appointment",
+        "get the most out of life",
+        "tengo ganas de vivir",
+        "mi mama no contesta el telefono",
+        "quitenme la cita del martes",
+        "im crushing it today",
+        "i was hallucinating during the session, is that normal",
+    ],
+)
+def test_everyday_texts_near_alarm_words_raise_no_alarm(text: str) -> None:
+    assert classify(text).kind not in (CRISIS, EMERGENCY, OPT_OUT)
+
+
 def test_safety_intents_are_flagged_for_the_reply_cap() -> None:
     assert classify("i want to die").is_safety
     assert classify("chest pain").is_safety
