@@ -1010,8 +1010,8 @@ _PILLS_ES = _runs(
 )
 # People mix the two languages ("took todas mis pills"): those rules use both lists.
 _TOOK = (*_TOOK_EN, *_TOOK_ES)
-_MANY = (*_MANY_EN, *_MANY_ES)
-_PILLS = (*_PILLS_EN, *_PILLS_ES)
+_MANY = tuple(dict.fromkeys((*_MANY_EN, *_MANY_ES)))
+_PILLS = tuple(dict.fromkeys((*_PILLS_EN, *_PILLS_ES)))
 _ALCOHOL = _runs(
     "alcohol, vodka, wine, beer, liquor, whiskey, tequila, booze, rum, cerveza, vino, licor"
 )

@@ -186,15 +186,15 @@ class _Step:
         for run in self.runs.get(token, ()):
             if tuple(tokens[at : at + len(run)]) == run:
                 return at + len(run)
-        count = _count(token) if self.at_least is not None else 0
-        if self.at_least is not None and count >= self.at_least:
-            if self.at_most is not None and count > self.at_most:
-                return None
-            # "took 50 mg of zoloft" is a dose, not fifty pills.
-            if at + 1 < len(tokens) and tokens[at + 1] in lexicon.DOSE_UNITS:
-                return None
-            return at + 1
-        return None
+        if self.at_least is None:
+            return None
+        count = _count(token)
+        if count < self.at_least or (self.at_most is not None and count > self.at_most):
+            return None
+        # "took 50 mg of zoloft" is a dose, not fifty pills.
+        if at + 1 < len(tokens) and tokens[at + 1] in lexicon.DOSE_UNITS:
+            return None
+        return at + 1
 
 
 class _Near:
@@ -732,14 +732,7 @@ class Matcher:
         tokens, _ = self._speller.correct(normalize(text))
         if self._opt_out_asked(" ".join(tokens)) is not None or _says_stop_keyword(text):
             return True
-        for clause in _CLAUSE.split(text):
-            words, _ = self._speller.correct(normalize(clause))
-            if words and (
-                bare(clause) in lexicon.CARRIER_OPT_OUT
-                or self._opt_out_whole.get(" ".join(_strip_polite(words))) is not None
-            ):
-                return True
-        return False
+        return any(self._clause_opt_out(clause) is not None for clause in _CLAUSE.split(text))
 
     def visit_request(self, text: str) -> AppointmentAction | None:
         """Return the reschedule or call-back a text also asks for, whatever else it says."""
@@ -769,11 +762,14 @@ class Matcher:
             return None
         if bare(clauses[0]) in lexicon.CARRIER_OPT_OUT:  # "STOP. this phone gets too many"
             return _Found(0, 0, None)
-        last = clauses[-1]
-        if bare(last) in lexicon.CARRIER_OPT_OUT:
+        return self._clause_opt_out(clauses[-1])
+
+    def _clause_opt_out(self, clause: str) -> _Found | None:
+        """Return the opt-out one clause of a text is on its own ("please stop"), if it is one."""
+        if bare(clause) in lexicon.CARRIER_OPT_OUT:
             return _Found(0, 0, None)
-        words, _ = self._speller.correct(normalize(last))
-        return self._opt_out_whole.get(" ".join(_strip_polite(words)))
+        words, _ = self._speller.correct(normalize(clause))
+        return self._opt_out_whole.get(" ".join(_strip_polite(words))) if words else None
 
     def _crisis_in(self, unmasked: str) -> _Found | None:
         """Return where a normalised, idiom-blanked text sounds like a crisis."""

@@ -121,6 +121,8 @@ _CRISIS_EMOJI_RE = re.compile("|".join(map(re.escape, _CRISIS_EMOJI)))
 _LEET = str.maketrans("013457@$!|", "oieastasii")
 _LEET_WORD = re.compile(r"[a-z0-9@$]*[a-z][a-z0-9@$]*(?:[!|][a-z][a-z0-9@$]*)*|[@$][a-z]+")
 _HAS_LEET = re.compile(r"[a-z][0-9@$!|]|[0-9@$!|][a-z]")
+# A word with asterisks for some of its letters ("k*ll").
+_MASKED = re.compile(r"[a-z]*\*+[a-z]*")
 
 
 def crisis_spelling(text: str, masked_words: Iterable[str] = ()) -> str | None:
@@ -137,9 +139,6 @@ def crisis_spelling(text: str, masked_words: Iterable[str] = ()) -> str | None:
             spelled,
         )
     return spelled if spelled != folded else None
-
-
-_MASKED = re.compile(r"[a-z]*\*+[a-z]*")
 
 
 def _unmasked(token: str, words: tuple[str, ...]) -> str:
