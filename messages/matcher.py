@@ -515,12 +515,14 @@ class _Topics:
             )
         present = set(tokens)
         best: _TopicHit | None = None
-        seen: set[Pattern] = set()
-        for token in present:
+        # In the text's own order, never a set's: equal ranks go to the first found, and every
+        # worker process must find the same one (a set's order changes with the hash seed).
+        seen: dict[Pattern, None] = {}
+        for token in dict.fromkeys(tokens):
             for phrase in self._index.get(token, ()):
                 if phrase.tokens in seen:
                     continue
-                seen.add(phrase.tokens)
+                seen[phrase.tokens] = None
                 hit = self._score(phrase, tokens, present, guessed)
                 if hit is not None and (best is None or hit.rank > best.rank):
                     best = hit
@@ -535,7 +537,7 @@ class _Topics:
             best = self._fuzzy(" ".join(tokens))
         return best
 
-    def _within(self, tokens: Pattern, candidates: set[Pattern]) -> _TopicHit | None:
+    def _within(self, tokens: Pattern, candidates: Iterable[Pattern]) -> _TopicHit | None:
         """Return a phrase a short question is part of ("can I drive?" in "when can i drive")."""
         present = set(tokens)
         if len(present) < 2 or present <= lexicon.TOPIC_STOPWORDS:

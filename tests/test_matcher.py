@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -526,6 +529,31 @@ def test_asking_for_texts_instead_of_calls_is_not_an_opt_out(text: str) -> None:
 )
 def test_everyday_texts_near_alarm_words_raise_no_alarm(text: str) -> None:
     assert classify(text).kind not in (CRISIS, EMERGENCY, OPT_OUT)
+
+
+def test_the_same_text_gets_the_same_answer_in_every_process() -> None:
+    # Two gunicorn workers have different hash seeds; these texts tie between two topics.
+    texts = [
+        "estoy super cansada after la sesión, es normal?",
+        "my psych said maybe stop the abilify for a bit, does that matter for ketamine",
+        "estoy muerta de cansancio después de la sesión, ¿es normal?",
+    ]
+    script = (
+        "import sys; from messages.matcher import classify; "
+        "print([classify(t).topic for t in sys.argv[1:]])"
+    )
+    answers = {
+        subprocess.run(
+            [sys.executable, "-c", script, *texts],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        ).stdout
+        for seed in range(6)
+    }
+    assert len(answers) == 1, answers
 
 
 def test_safety_intents_are_flagged_for_the_reply_cap() -> None:
