@@ -255,7 +255,8 @@ def _steps_start(steps: Sequence[_Step], tokens: Sequence[str], gap: int) -> int
 
 def _count(token: str) -> int:
     """Return the count a token writes ("30", "twenty"), or 0."""
-    if token.isdigit():
+    # Not isdigit(): it is true for "❶" and "²" too, which int() refuses.
+    if token.isdecimal():
         return int(token[:6])
     return lexicon.COUNT_WORDS.get(token, 0)
 

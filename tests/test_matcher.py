@@ -622,6 +622,21 @@ def test_a_safety_phrase_wrapped_in_punctuation_and_emoji_stays_a_safety_intent(
     assert intent.is_safety
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("❶", IntentKind.FALLBACK),
+        ("took ❶ pills", IntentKind.FALLBACK),
+        ("i took ² xanax", IntentKind.FALLBACK),
+        ("took ٣٠ pills", IntentKind.CRISIS),  # Arabic-Indic digits: thirty
+        ("took 30 pills", IntentKind.CRISIS),
+    ],
+)
+def test_digit_like_symbols_are_not_counts(text: str, expected: IntentKind) -> None:
+    """A symbol Python calls a digit but cannot read as a number ("❶") is no count, no crash."""
+    assert classify(text).kind is expected
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=80))
 def test_awaiting_a_checkin_only_changes_the_answer_into_a_score(text: str) -> None:
