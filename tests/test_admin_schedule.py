@@ -251,6 +251,7 @@ def test_day_filter_and_the_seven_day_view(client, svc, clinic, staff):
     assert "No appointments." in empty
     page(client, "/admin/appointments?day=tomorrow", 400)
     page(client, "/admin/appointments?days=99", 400)
+    page(client, "/admin/appointments?days=%E2%9D%B6", 400)  # "❶", a digit int() refuses
     page(client, "/admin/appointments?day=0001-01-01", 400)
     today = datetime.now(DENVER).date().isoformat()
     assert f'value="{today}"' in page(client, "/admin/appointments")

@@ -242,7 +242,8 @@ def parse_days(text: str | None) -> int:
     """Return how many days the appointments page covers (1 to MAX_DAYS)."""
     if not text:
         return 1
-    if not text.isdigit() or not 1 <= int(text) <= MAX_DAYS:
+    # isdecimal, not isdigit: "❶" and "²" pass isdigit() and int() refuses them.
+    if not text.isdecimal() or not 1 <= int(text) <= MAX_DAYS:
         abort(400, description=f"days must be a whole number from 1 to {MAX_DAYS}.")
     return int(text)
 
