@@ -518,12 +518,12 @@ class _Topics:
         best: _TopicHit | None = None
         # In the text's own order, never a set's: equal ranks go to the first found, and every
         # worker process must find the same one (a set's order changes with the hash seed).
-        seen: dict[Pattern, None] = {}
+        seen: set[Pattern] = set()
         for token in dict.fromkeys(tokens):
             for phrase in self._index.get(token, ()):
                 if phrase.tokens in seen:
                     continue
-                seen[phrase.tokens] = None
+                seen.add(phrase.tokens)
                 hit = self._score(phrase, tokens, present, guessed)
                 if hit is not None and (best is None or hit.rank > best.rank):
                     best = hit
