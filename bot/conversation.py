@@ -401,6 +401,8 @@ def intent_label(intent: Intent) -> str:
         detail = str(intent.score)
     if intent.carrier_keyword:
         detail = "keyword"
+    if intent.screened:
+        detail = "screen"
     return f"{intent.kind.value}:{detail}" if detail else intent.kind.value
 
 

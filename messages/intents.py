@@ -86,6 +86,8 @@ class Intent:
     # For OPT_OUT / OPT_IN: True when the whole message is one of Twilio's own keywords
     # (Twilio has then already answered on numbers with its default opt-out handling).
     carrier_keyword: bool = False
+    # For CRISIS: True when the statistical screen flagged it and no word rule did.
+    screened: bool = False
 
     @property
     def is_safety(self) -> bool:

@@ -14,6 +14,7 @@ from rapidfuzz.distance import OSA
 from messages import lexicon
 from messages.intents import INFO_TOPICS, LANGUAGES, AppointmentAction, Intent, IntentKind
 from messages.normalize import bare, crisis_spelling, fold, normalize
+from messages.screen import CrisisScreen, default_screen
 
 _WILD = "*"
 # One optional extra word, written before the next token's first character.
@@ -622,8 +623,13 @@ def _in_order(phrase: Pattern, tokens: Pattern) -> bool:
 class Matcher:
     """Classifies inbound texts against the safety lexicon and a content phrasebook."""
 
-    def __init__(self, phrasebook: Mapping[str, Mapping[str, Sequence[str]]]) -> None:
+    def __init__(
+        self,
+        phrasebook: Mapping[str, Mapping[str, Sequence[str]]],
+        screen: CrisisScreen | None = None,
+    ) -> None:
         self._topics = _Topics(phrasebook)
+        self._screen = screen if screen is not None else default_screen()
         self._benign = _Phrases(lexicon.BENIGN)
         self._crisis = _Phrases(lexicon.CRISIS)
         self._near = _Near(lexicon.NEAR_CRISIS)
@@ -699,6 +705,9 @@ class Matcher:
         keyword = bare(text)
         if keyword in lexicon.CARRIER_OPT_OUT:
             return Intent(IntentKind.OPT_OUT, carrier_keyword=True)
+        # Before opt-out: "stop texting me, I won't be around to need them" is a crisis first.
+        if self._screen.flags(raw):
+            return Intent(IntentKind.CRISIS, language=_language(raw, None), screened=True)
         found = (
             self._opt_out_whole.get(core)
             or self._opt_out_asked(joined)

@@ -1,13 +1,14 @@
-"""Score the matcher on labelled texts it was not tuned on, per label (a measurement, not a test).
+"""Score the matcher on labelled texts, per label (a measurement, not a test).
 
-Input: a file of `label<TAB>text` lines (labels crisis, crisis+stop, emergency, opt_out, benign;
-lines starting with # are skipped), such as scripts/unseen_texts_round9.tsv. Prints how many of
-each label the matcher gets right and every text it gets wrong. Exits 0 whatever the figures.
+Input: files of `label<TAB>text` lines (labels crisis, crisis+stop, emergency, opt_out, benign;
+lines starting with # are skipped). Prints how many of each label the matcher gets right
+(messages.corpus.is_right says what right means) and every text it gets wrong.
 
-Right means: crisis is a crisis; crisis+stop is a crisis that also opts out; emergency is an
-emergency or a crisis (both page on-call); opt_out opts out; benign is none of those.
+With --held-out, the crisis screen is trained on the shipped corpus minus the given files, so
+texts the screen learned from do not flatter it. --rules-only turns the screen off. Exits 0
+whatever the figures.
 
-Usage: .venv/bin/python scripts/score_matcher.py FILE [--quiet]
+Usage: .venv/bin/python scripts/score_matcher.py FILE... [--held-out] [--rules-only] [--quiet]
 """
 
 from __future__ import annotations
@@ -19,47 +20,37 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from messages.intents import IntentKind
-from messages.matcher import Matcher, default_matcher
-
-SAFETY = (IntentKind.CRISIS, IntentKind.EMERGENCY, IntentKind.OPT_OUT)
-
-
-def is_right(matcher: Matcher, label: str, text: str) -> tuple[bool, IntentKind]:
-    """Return whether the matcher classifies text as label wants, and what it said."""
-    kind = matcher.classify(text).kind
-    if label == "crisis":
-        return kind is IntentKind.CRISIS, kind
-    if label == "crisis+stop":
-        return kind is IntentKind.CRISIS and matcher.mentions_opt_out(text), kind
-    if label == "emergency":
-        return kind in (IntentKind.EMERGENCY, IntentKind.CRISIS), kind
-    if label == "opt_out":
-        return kind is IntentKind.OPT_OUT, kind
-    if label == "benign":
-        return kind not in SAFETY, kind
-    raise SystemExit(f"unknown label {label!r}")
+from messages.catalog import load_catalog
+from messages.corpus import is_right, read_all, read_corpus, shipped_files
+from messages.matcher import Matcher
+from messages.screen import CrisisScreen, default_screen
 
 
 def main() -> int:
-    """Print per-label scores (and the misses unless --quiet) for a labelled file."""
+    """Print per-label scores (and the misses unless --quiet) for labelled files."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("path", type=Path)
+    parser.add_argument("paths", type=Path, nargs="+")
+    parser.add_argument("--held-out", action="store_true", help="train the screen without them")
+    parser.add_argument("--rules-only", action="store_true", help="no crisis screen")
     parser.add_argument("--quiet", action="store_true", help="print only the figures")
     args = parser.parse_args()
-    matcher = default_matcher()
+    screen = default_screen()
+    if args.rules_only:
+        screen = CrisisScreen.off()
+    elif args.held_out:
+        held = {path.resolve() for path in args.paths}
+        screen = CrisisScreen.train(read_all(p for p in shipped_files() if p.resolve() not in held))
+    matcher = Matcher(load_catalog().phrasebook(), screen)
     total: Counter[str] = Counter()
     right: Counter[str] = Counter()
     misses: list[tuple[str, str, str]] = []
-    for line in args.path.read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        label, text = line.split("\t", 1)
-        ok, kind = is_right(matcher, label, text)
-        total[label] += 1
-        right[label] += ok
-        if not ok:
-            misses.append((label, kind.value, text))
+    for path in args.paths:
+        for row in read_corpus(path):
+            ok, kind = is_right(matcher, row)
+            total[row.label] += 1
+            right[row.label] += ok
+            if not ok:
+                misses.append((row.label, kind.value, row.text))
     for label in total:
         share = right[label] / total[label]
         print(f"{label:12} {right[label]:4}/{total[label]:<4} right ({share:.0%})")

@@ -5,15 +5,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from messages.catalog import load_catalog
+from messages.corpus import CHECKED, Labelled, is_right, read_corpus
 from messages.intents import INFO_TOPICS, AppointmentAction, Intent, IntentKind
 from messages.matcher import Matcher, classify, default_matcher
 from messages.normalize import bare, fold, normalize
+from messages.screen import CrisisScreen
 from phrasebook import PHRASEBOOK
 
 CRISIS = IntentKind.CRISIS
@@ -429,7 +433,7 @@ def test_each_text_gets_the_expected_intent(
     detail: str | AppointmentAction | int | bool | None,
     language: str | None,
 ) -> None:
-    intent = classify(text, awaiting_checkin=awaiting)
+    intent = answer_allowing_known_false_alarm(text, awaiting)
     assert intent.kind is kind, intent
     if kind is TOPIC:
         assert intent.topic == detail, intent
@@ -528,7 +532,32 @@ def test_asking_for_texts_instead_of_calls_is_not_an_opt_out(text: str) -> None:
     ],
 )
 def test_everyday_texts_near_alarm_words_raise_no_alarm(text: str) -> None:
-    assert classify(text).kind not in (CRISIS, EMERGENCY, OPT_OUT)
+    assert answer_allowing_known_false_alarm(text).kind not in (CRISIS, EMERGENCY, OPT_OUT)
+
+
+# Everyday texts the crisis screen answers as a crisis although no rule does: accepted false
+# alarms (CARE.md: err toward false alarms), each still checked against the rules. A text
+# leaves this list when the screen stops flagging it; tests/test_screen.py bounds how often
+# this happens on texts nobody tuned for.
+KNOWN_SCREEN_FALSE_ALARMS = frozenset(
+    {
+        "I feel like I could sleep forever after",
+        "the pain in my back is better",
+        "i looked everywhere for parking",
+        "is everything in order for friday?",
+        "get the most out of life",
+        "tengo ganas de vivir",
+    }
+)
+
+
+def answer_allowing_known_false_alarm(text: str, awaiting: bool = False) -> Intent:
+    """Return the matcher's answer; for a known false alarm, check it and return the rules'."""
+    intent = classify(text, awaiting_checkin=awaiting)
+    if text not in KNOWN_SCREEN_FALSE_ALARMS:
+        return intent
+    assert intent.kind is CRISIS and intent.screened, intent
+    return rules_only().classify(text, awaiting_checkin=awaiting)
 
 
 def test_the_same_text_gets_the_same_answer_in_every_process() -> None:
@@ -634,7 +663,14 @@ def test_a_safety_phrase_wrapped_in_punctuation_and_emoji_stays_a_safety_intent(
 )
 def test_digit_like_symbols_are_not_counts(text: str, expected: IntentKind) -> None:
     """A symbol Python calls a digit but cannot read as a number ("❶") is no count, no crash."""
-    assert classify(text).kind is expected
+    # The rules alone: the screen may well flag "took ❶ pills", which is no count either.
+    assert rules_only().classify(text).kind is expected
+
+
+@lru_cache(maxsize=1)
+def rules_only() -> Matcher:
+    """Return the shipped matcher without the crisis screen."""
+    return Matcher(load_catalog().phrasebook(), CrisisScreen.off())
 
 
 @settings(max_examples=200, deadline=None)
@@ -646,39 +682,21 @@ def test_awaiting_a_checkin_only_changes_the_answer_into_a_score(text: str) -> N
 
 
 def _corpus() -> list[object]:
-    """Return the realistic texts in tests/fixtures/inbound_texts.tsv as test parameters."""
-    path = Path(__file__).parent / "fixtures" / "inbound_texts.tsv"
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#"):
-            expected, text = line.split("\t", 1)
-            rows.append(pytest.param(expected, text, id=f"{expected}:{text!r}"))
-    return rows
+    """Return the texts the rules were fixed for (messages/corpus/rounds_1_8.tsv) as parameters."""
+    return [pytest.param(row, id=f"{row.label}:{row.text!r}") for row in read_corpus(CHECKED)]
 
 
-@pytest.mark.parametrize(("expected", "text"), _corpus())
-def test_realistic_texts_get_the_safety_and_consent_answer_they_need(
-    expected: str, text: str
-) -> None:
-    intent = classify(text)
-    if expected in ("crisis", "crisis+stop"):
-        assert intent.kind is CRISIS, intent
-    elif expected == "emergency":
-        assert intent.is_safety, intent
-    elif expected == "opt_out":
-        assert intent.kind is OPT_OUT, intent
-    else:
-        assert intent.kind not in (CRISIS, EMERGENCY, OPT_OUT), intent
-    if expected.startswith("crisis"):
-        # Only a crisis text asks this: is it an opt-out too?
-        assert default_matcher().mentions_opt_out(text) is (expected == "crisis+stop")
+@pytest.mark.parametrize("row", _corpus())
+def test_realistic_texts_get_the_safety_and_consent_answer_they_need(row: Labelled) -> None:
+    right, said = is_right(default_matcher(), row)
+    assert right, (said, default_matcher().mentions_opt_out(row.text))
 
 
 def test_the_realistic_corpus_covers_every_kind_in_both_languages() -> None:
     counts: dict[str, int] = {}
     for row in _corpus():
-        expected = row.values[0]
-        counts[expected] = counts.get(expected, 0) + 1
+        label = row.values[0].label
+        counts[label] = counts.get(label, 0) + 1
     assert counts["crisis"] >= 200 and counts["benign"] >= 100 and counts["opt_out"] >= 30
     assert counts["emergency"] >= 50 and counts["crisis+stop"] >= 5
 

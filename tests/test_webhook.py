@@ -306,6 +306,33 @@ def test_crisis_gets_the_fixed_reply_an_alert_and_a_page_without_the_patients_wo
     assert len(sent) == 1 and sent[0]["Body"] == page.body and sent[0]["From"] == CLINIC_SMS
 
 
+def test_a_crisis_only_the_screen_catches_gets_the_crisis_reply_an_alert_and_a_page(
+    client, clinic, svc, twilio_stub
+):
+    body = "the belt has been tied in my closet for a week"
+    reply = reply_of(text_bot(client, body))
+    assert reply is not None and "988" in reply and "911" in reply
+    svc.pages.drain()
+    with transaction(svc.sessions) as session:
+        inbound = session.scalars(select(Message).where(Message.direction == "in")).one()
+        alert = session.scalars(select(Alert)).one()
+    # The audit log says the screen, not a word rule, raised it: staff can tell the two apart.
+    assert inbound.classification == "crisis:screen"
+    assert alert.kind == "crisis" and alert.message_id == inbound.id
+    assert len([r for r in twilio_stub.requests if r["To"] == ONCALL]) == 1
+
+
+def test_an_opt_out_the_screen_reads_as_a_crisis_is_a_crisis_first_then_an_opt_out(
+    client, clinic, svc
+):
+    reply = reply_of(
+        text_bot(client, "stop sending me these reminders, i wont be around to need them")
+    )
+    assert reply is not None and "988" in reply
+    assert count(svc, Alert, Alert.kind == "crisis") == 1
+    assert patient_row(svc).opted_out is True
+
+
 def test_page_does_not_hold_the_reply_when_twilio_is_slow(client, clinic, svc, twilio_stub):
     twilio_stub.hang_for(ONCALL, 3.0)
     response = text_bot(client, "I took all my pills")

@@ -1,0 +1,165 @@
+"""A statistical crisis screen beside the word rules: it catches indirect crisis wording.
+
+The rules in lexicon.py read words ("kill myself", "took all my pills"). Many crisis texts name
+no such word: goodbyes, plans, means without a method ("the belt has been in my closet for a
+week"). The screen is a logistic regression over word and letter n-grams, trained when it loads
+on the labelled texts in messages/corpus, and flags a text whose log-odds of being a crisis pass
+a threshold. It only ever adds crisis answers; it never takes one away.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
+from itertools import chain, pairwise
+
+from messages import lexicon
+from messages.corpus import CRISIS_LABELS, Labelled, read_all, shipped_files
+from messages.normalize import normalize
+
+# Training settings, chosen by cross-validation on the shipped corpus (scripts/score_screen.py).
+PASSES = 10
+LEARNING_RATE = 0.5
+L2 = 1e-5
+_ADAGRAD_START = 1e-8
+_SEED = 7
+_MARGIN_LIMIT = 30.0
+# Log-odds a text must pass to be flagged, chosen the same way. CARE.md asks to err toward false
+# alarms, but a page for every few ordinary texts would teach staff to ignore pages: at 2.0 the
+# held-out tests (tests/test_screen.py) see 1.6% of everyday texts flagged.
+THRESHOLD = 2.0
+# Shorter texts are left to the rules: they catch nearly every short crisis text in the corpus
+# (all but 3 of 53 of three words or fewer), while "idk", "noted" or "sure thing" give the screen
+# too little to go on and were where most of its false alarms fell.
+MIN_WORDS = 4
+_LETTER_GRAMS = (3, 4, 5)
+# Words people text repeat; a bounded cache keeps a flood of random strings from growing it.
+WORD_CACHE_SIZE = 50_000
+
+
+def features(tokens: Sequence[str]) -> list[str]:
+    """Return the n-grams the screen reads in normalised tokens: each distinct word with its
+    3-5 letter runs, and each distinct word pair."""
+    found = [gram for token in dict.fromkeys(tokens) for gram in _word_grams(token)]
+    found.extend(_pairs(tokens))
+    return found
+
+
+def _pairs(tokens: Sequence[str]) -> list[str]:
+    """Return the distinct word pairs of tokens, as n-grams."""
+    return list(dict.fromkeys(f"b {a} {b}" for a, b in pairwise(tokens)))
+
+
+@lru_cache(maxsize=WORD_CACHE_SIZE)
+def _word_grams(token: str) -> tuple[str, ...]:
+    """Return one word's n-grams: the word itself and its letter runs, edges marked."""
+    padded = f"<{token}>"
+    runs = (padded[i : i + size] for size in _LETTER_GRAMS for i in range(len(padded) - size + 1))
+    return (f"w {token}", *(f"c {run}" for run in runs))
+
+
+class CrisisScreen:
+    """Scores how much a text reads like the crisis texts it was trained on."""
+
+    def __init__(self, weights: dict[str, float], bias: float, threshold: float) -> None:
+        self._weights = weights
+        self._bias = bias
+        self.threshold = threshold
+        self._word_weight = lru_cache(maxsize=WORD_CACHE_SIZE)(self._sum_word_grams)
+
+    @classmethod
+    def off(cls) -> CrisisScreen:
+        """Return a screen that flags nothing: the word rules alone (for measuring them)."""
+        return cls({}, 0.0, math.inf)
+
+    @classmethod
+    def train(cls, rows: Iterable[Labelled], threshold: float = THRESHOLD) -> CrisisScreen:
+        """Return a screen trained on labelled rows: crisis labels against all the others.
+
+        Logistic regression fitted by AdaGrad over shuffled passes in a fixed order, so the same
+        rows always give the same screen. Each class weighs the same in total however many
+        texts it has.
+        """
+        index: dict[str, int] = {}
+        texts: list[tuple[list[int], bool]] = []
+        for row in rows:
+            grams = [index.setdefault(gram, len(index)) for gram in features(normalize(row.text))]
+            texts.append((grams, row.label in CRISIS_LABELS))
+        crises = sum(is_crisis for _, is_crisis in texts)
+        if not 0 < crises < len(texts):
+            raise ValueError("the screen needs crisis and other texts to learn from")
+        class_weight = (len(texts) / (2 * (len(texts) - crises)), len(texts) / (2 * crises))
+        weights = [0.0] * len(index)
+        squares = [_ADAGRAD_START] * len(index)
+        bias, bias_squares = 0.0, _ADAGRAD_START
+        order = list(range(len(texts)))
+        shuffle = random.Random(_SEED).shuffle
+        for _ in range(PASSES):
+            shuffle(order)
+            for number in order:
+                grams, is_crisis = texts[number]
+                margin = bias + sum(weights[gram] for gram in grams)
+                error = (_sigmoid(margin) - is_crisis) * class_weight[is_crisis]
+                bias_squares += error * error
+                bias -= LEARNING_RATE * error / math.sqrt(bias_squares)
+                for gram in grams:
+                    step = error + L2 * weights[gram]
+                    squares[gram] += step * step
+                    weights[gram] -= LEARNING_RATE * step / math.sqrt(squares[gram])
+        learned = {gram: weights[at] for gram, at in index.items() if weights[at]}
+        return cls(learned, bias, threshold)
+
+    def log_odds(self, tokens: Sequence[str]) -> float:
+        """Return the log-odds that normalised tokens are a crisis text (unseen n-grams add 0)."""
+        weights = self._weights
+        score = self._bias + sum(self._word_weight(token) for token in dict.fromkeys(tokens))
+        return score + sum(weights.get(pair, 0.0) for pair in _pairs(tokens))
+
+    def flags(self, tokens: Sequence[str]) -> bool:
+        """Return whether normalised tokens read enough like a crisis to be answered as one."""
+        return len(tokens) >= MIN_WORDS and self.log_odds(tokens) > self.threshold
+
+    @property
+    def size(self) -> int:
+        """Return how many n-grams the screen knows."""
+        return len(self._weights)
+
+    def _sum_word_grams(self, token: str) -> float:
+        """Return the summed weight of one word's n-grams."""
+        weights = self._weights
+        return sum(weights.get(gram, 0.0) for gram in _word_grams(token))
+
+
+def _sigmoid(margin: float) -> float:
+    """Return the logistic function of margin, without overflow."""
+    if margin < -_MARGIN_LIMIT:
+        return 0.0
+    if margin > _MARGIN_LIMIT:
+        return 1.0
+    return 1.0 / (1.0 + math.exp(-margin))
+
+
+def known_harmless() -> Iterator[Labelled]:
+    """Yield what the rules already know is no crisis, as training rows: the content's topic
+    phrasings, the idioms the rules blank out ("dying to know"), and the opt-out phrasings."""
+    # Deferred: the catalog's own checks import the matcher, which imports this module.
+    from messages.catalog import load_catalog
+
+    for languages in load_catalog().phrasebook().values():
+        for phrasings in languages.values():
+            yield from (Labelled("benign", phrasing) for phrasing in phrasings)
+    for label, phrases in (
+        ("benign", lexicon.BENIGN),
+        ("opt_out", lexicon.OPT_OUT),
+        ("opt_out", lexicon.OPT_OUT_WHOLE),
+    ):
+        for group in phrases.values():
+            yield from (Labelled(label, phrase.replace("*", " ")) for phrase in group)
+
+
+@lru_cache(maxsize=1)
+def default_screen() -> CrisisScreen:
+    """Return the screen trained on the texts shipped in messages/corpus and known_harmless()."""
+    return CrisisScreen.train(chain(read_all(shipped_files()), known_harmless()))

@@ -1,0 +1,117 @@
+"""The crisis screen: trained on the shipped corpus, measured on texts it never saw."""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from messages.catalog import load_catalog
+from messages.corpus import (
+    CHECKED,
+    CRISIS_LABELS,
+    Labelled,
+    read_all,
+    read_corpus,
+    shipped_files,
+)
+from messages.intents import IntentKind
+from messages.matcher import Matcher, default_matcher
+from messages.normalize import normalize
+from messages.screen import MIN_WORDS, CrisisScreen, default_screen
+
+# Written after the shipped corpus and never trained on: the honest measure of the screen.
+HELD_OUT = Path(__file__).parent / "fixtures" / "held_out"
+
+
+@lru_cache(maxsize=1)
+def rules_only() -> Matcher:
+    """Return the shipped matcher without the screen."""
+    return Matcher(load_catalog().phrasebook(), CrisisScreen.off())
+
+
+def held_out(name: str) -> list[Labelled]:
+    """Return the rows of one held-out file."""
+    return read_corpus(HELD_OUT / name)
+
+
+def crisis_replies(matcher: Matcher, rows: list[Labelled]) -> int:
+    """Return how many crisis rows get the crisis answer."""
+    return sum(matcher.classify(r.text).kind is IntentKind.CRISIS for r in rows)
+
+
+def test_no_held_out_text_the_screen_reads_is_in_the_training_corpus() -> None:
+    """Short replies ("ok", "Confirm") recur everywhere, and the screen leaves them to the rules."""
+    trained = {normalize(row.text) for row in read_all(shipped_files())}
+    for path in sorted(HELD_OUT.glob("*.tsv")):
+        rows = [normalize(r.text) for r in read_corpus(path)]
+        leaked = [t for t in rows if len(t) >= MIN_WORDS and t in trained]
+        assert leaked == [], path.name
+
+
+def test_the_screen_catches_most_crisis_texts_the_rules_miss_on_texts_it_never_saw() -> None:
+    crises = [r for r in held_out("round_10.tsv") if r.label in CRISIS_LABELS]
+    by_rules = crisis_replies(rules_only(), crises)
+    with_screen = crisis_replies(default_matcher(), crises)
+    # Measured when the screen landed: rules alone 59 of 145, rules and screen 127.
+    assert len(crises) == 145
+    assert by_rules <= 65 and with_screen >= 122, (by_rules, with_screen)
+
+
+def test_the_screen_rarely_flags_everyday_texts_it_never_saw() -> None:
+    everyday = held_out("everyday.tsv")
+    flagged = [r.text for r in everyday if default_matcher().classify(r.text).screened]
+    # Measured when the screen landed: 5 of 319 (1.6%).
+    assert len(everyday) == 319
+    assert len(flagged) <= 7, flagged
+
+
+def test_the_screen_never_turns_opt_outs_or_emergencies_into_less() -> None:
+    rows = [r for r in held_out("round_10.tsv") if r.label in ("opt_out", "emergency")]
+    said = Counter(default_matcher().classify(r.text).kind for r in rows)
+    alone = Counter(rules_only().classify(r.text).kind for r in rows)
+    # Emergencies the screen calls crises still get 911 and a page; opt-outs stay opt-outs.
+    assert said[IntentKind.OPT_OUT] >= alone[IntentKind.OPT_OUT] - 2
+    assert said[IntentKind.EMERGENCY] + said[IntentKind.CRISIS] >= (
+        alone[IntentKind.EMERGENCY] + alone[IntentKind.CRISIS]
+    )
+
+
+@pytest.mark.parametrize("text", ["C", "HELP", "STOP", "3", "ok", "👍", "yes", "thanks!"])
+def test_keywords_and_short_replies_are_never_flagged(text: str) -> None:
+    assert not default_screen().flags(normalize(text))
+
+
+def test_training_is_deterministic() -> None:
+    rows = read_corpus(CHECKED)[:600]
+    first, second = CrisisScreen.train(rows), CrisisScreen.train(rows)
+    probe = [normalize(r.text) for r in read_corpus(CHECKED)[600:900]]
+    assert [first.log_odds(t) for t in probe] == [second.log_odds(t) for t in probe]
+
+
+def test_a_screen_needs_both_kinds_of_text() -> None:
+    with pytest.raises(ValueError, match="crisis and other texts"):
+        CrisisScreen.train([Labelled("benign", "see you tuesday")])
+
+
+def test_the_off_screen_flags_nothing() -> None:
+    assert not CrisisScreen.off().flags(normalize("i want to die"))
+
+
+def test_a_broken_corpus_line_is_refused_with_its_line_number(tmp_path: Path) -> None:
+    path = tmp_path / "bad.tsv"
+    path.write_text("# comment\ncrisis\ti want to die\nbenin\tsee you tuesday\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad\.tsv line 3"):
+        read_corpus(path)
+    path.write_text("crisis i want to die\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="line 1"):
+        read_corpus(path)
+
+
+def test_a_screen_only_crisis_says_so_and_takes_the_patients_language() -> None:
+    text = "ya les deje una carta a mis hijos, gracias por todo, esta es la ultima vez"
+    assert rules_only().classify(text).kind is not IntentKind.CRISIS
+    intent = default_matcher().classify(text)
+    assert intent.kind is IntentKind.CRISIS and intent.screened and intent.language == "es"
