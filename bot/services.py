@@ -105,6 +105,10 @@ class ContentLibrary:
         # clinic id -> ((content_version, content_dir), base catalog, clinic catalog)
         self._clinics: dict[int, tuple[tuple[int, str | None], Catalog, Catalog]] = {}
 
+    def warm(self) -> None:
+        """Build the shipped content's matcher now (it trains the crisis screen: seconds)."""
+        self._matcher(load_catalog())
+
     def use_sessions(self, factory: sessionmaker[Session]) -> None:
         """Read approved snippet versions through factory."""
         self._factory = factory

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import io
 import json
 import logging
@@ -14,6 +15,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -24,9 +26,11 @@ from sqlalchemy import text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 
+from bot import create_app
 from bot.config import ConfigError, load_config
 from bot.logs import JsonFormatter
 from conftest import PATIENT, make_test_app, post_signed, twilio_params
+from messages.matcher import Matcher
 from schedules.db import make_engine
 from schedules.migrate import downgrade, upgrade
 from schedules.models import Base, UTCDateTime
@@ -59,6 +63,19 @@ def test_procfile_web_target_imports_and_builds_an_app(database_url):
     assert factory.endswith("()")
     app = getattr(module, factory[:-2])({"DATABASE_URL": database_url})
     assert app.test_client().get("/healthz").status_code == 200
+
+
+def test_gunicorn_workers_build_the_matcher_before_they_serve(database_url):
+    """gunicorn reads gunicorn.conf.py from the root; its hook builds the shipped matcher."""
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "gunicorn.conf.py")
+    assert spec is not None and spec.loader is not None
+    settings = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(settings)
+    app = create_app({"DATABASE_URL": database_url})
+    content = app.extensions["clinicbot"].content
+    assert not content._matchers
+    settings.post_worker_init(SimpleNamespace(wsgi=app))
+    assert [type(matcher) for _, matcher in content._matchers.values()] == [Matcher]
 
 
 def test_procfile_worker_target_is_a_clinicbot_command():
