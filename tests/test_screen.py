@@ -51,25 +51,44 @@ def test_no_held_out_text_the_screen_reads_is_in_the_training_corpus() -> None:
         assert leaked == [], path.name
 
 
-def test_the_screen_catches_most_crisis_texts_the_rules_miss_on_texts_it_never_saw() -> None:
-    crises = [r for r in held_out("round_10.tsv") if r.label in CRISIS_LABELS]
-    by_rules = crisis_replies(rules_only(), crises)
-    with_screen = crisis_replies(default_matcher(), crises)
-    # Measured when the screen landed: rules alone 59 of 145, rules and screen 127.
-    assert len(crises) == 145
-    assert by_rules <= 65 and with_screen >= 122, (by_rules, with_screen)
+# file, crisis texts, most the rules alone may catch, fewest rules and screen must catch.
+# Measured when the screen landed: round 10, rules 59 and rules with screen 125; round 11 (not
+# looked at when the threshold was chosen), rules 87 and rules with screen 144.
+CRISIS_FLOORS = [("round_10.tsv", 145, 65, 120), ("round_11.tsv", 155, 95, 138)]
 
 
-def test_the_screen_rarely_flags_everyday_texts_it_never_saw() -> None:
-    everyday = held_out("everyday.tsv")
+@pytest.mark.parametrize(("name", "crises", "rules_at_most", "floor"), CRISIS_FLOORS)
+def test_the_screen_catches_most_crisis_texts_the_rules_miss_on_texts_it_never_saw(
+    name: str, crises: int, rules_at_most: int, floor: int
+) -> None:
+    rows = [r for r in held_out(name) if r.label in CRISIS_LABELS]
+    by_rules = crisis_replies(rules_only(), rows)
+    with_screen = crisis_replies(default_matcher(), rows)
+    assert len(rows) == crises
+    assert by_rules <= rules_at_most and with_screen >= floor, (by_rules, with_screen)
+
+
+# file, texts, most the screen may flag. Measured when the screen landed: 2 of 319 and 7 of 400.
+EVERYDAY_CEILINGS = [("everyday.tsv", 319, 5), ("everyday_2.tsv", 400, 10)]
+
+
+@pytest.mark.parametrize(("name", "texts", "ceiling"), EVERYDAY_CEILINGS)
+def test_the_screen_rarely_flags_everyday_texts_it_never_saw(
+    name: str, texts: int, ceiling: int
+) -> None:
+    everyday = held_out(name)
     flagged = [r.text for r in everyday if default_matcher().classify(r.text).screened]
-    # Measured when the screen landed: 5 of 319 (1.6%).
-    assert len(everyday) == 319
-    assert len(flagged) <= 7, flagged
+    assert len(everyday) == texts
+    assert len(flagged) <= ceiling, flagged
 
 
 def test_the_screen_never_turns_opt_outs_or_emergencies_into_less() -> None:
-    rows = [r for r in held_out("round_10.tsv") if r.label in ("opt_out", "emergency")]
+    rows = [
+        r
+        for name in ("round_10.tsv", "round_11.tsv")
+        for r in held_out(name)
+        if r.label in ("opt_out", "emergency")
+    ]
     said = Counter(default_matcher().classify(r.text).kind for r in rows)
     alone = Counter(rules_only().classify(r.text).kind for r in rows)
     # Emergencies the screen calls crises still get 911 and a page; opt-outs stay opt-outs.
