@@ -443,6 +443,9 @@ class _Conversation:
                 self._alert(AlertKind.RESCHEDULE, outcome)
             elif request is AppointmentAction.CALL:
                 self._alert(AlertKind.CALL_BACK, outcome)
+            if intent.screened:
+                # The screen can be wrong ("i feel more like myself"): the reply asks, not assumes.
+                return "crisis_screen", {}
             return kind.value, {}
         if kind is IntentKind.OPT_OUT:
             if self.patient.opted_out:

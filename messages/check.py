@@ -56,6 +56,7 @@ APPOINTMENT_WORDS: tuple[str, ...] = ("NEXT", "C", "R", "RIDE", "CALL")
 # as they show on lock screens and shared phones.
 NO_TREATMENT_NAME: tuple[str, ...] = (
     "crisis",
+    "crisis_screen",
     "emergency",
     "opt_out",
     "opt_in",
@@ -150,6 +151,7 @@ REQUIRED: Mapping[str, Mapping[str, tuple[Requirement, ...]]] = {
     },
     "fallback": {"en": _exact("{clinic_phone}", "911"), "es": _exact("{clinic_phone}", "911")},
     "crisis": {"en": _exact("988", "911"), "es": _exact("988", "911")},
+    "crisis_screen": {"en": _exact("988", "911"), "es": _exact("988", "911")},
     "emergency": {"en": _exact("911"), "es": _exact("911")},
     "urgent": {
         "en": _exact("911", "988", "{clinic_phone}"),

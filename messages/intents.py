@@ -24,6 +24,8 @@ INFO_TOPICS: tuple[str, ...] = (
 SYSTEM_SNIPPETS: tuple[str, ...] = (
     "fallback",
     "crisis",
+    # The crisis reply when only the statistical screen flagged the text: it may be a false alarm.
+    "crisis_screen",
     "emergency",
     "opt_out",
     "opt_in",
