@@ -51,7 +51,7 @@ from schedules.models import (
     ReminderStatus,
 )
 from schedules.outbox import sweep_pages
-from schedules.planner import TimingSettings, kind_expiry, visit_times
+from schedules.planner import TimingSettings, in_window, kind_expiry, visit_times
 from schedules.reminders import render_body, timing_for
 from schedules.repage import repage_unacknowledged
 from schedules.sender import Sender, SendError
@@ -61,6 +61,9 @@ log = logging.getLogger("clinicbot.dispatch")
 
 BATCH_SIZE = 200
 STALE_AFTER = timedelta(minutes=2)
+# No text is marked `sending` ahead of its turn this close to its window's end: a marked text
+# must go, and it must not go in quiet hours.
+MARK_AHEAD_CUTOFF = timedelta(minutes=1)
 MAX_ATTEMPTS = 5
 RETRY_BASE = timedelta(seconds=30)
 OPTED_OUT_CODES = frozenset({21610})
@@ -115,6 +118,10 @@ class SendRate:
                 before_sleeping()
             self._sleep(at - now)
 
+    def clock(self) -> float:
+        """Return the time on the clock this rate keeps, in seconds."""
+        return self._clock()
+
     def would_wait(self, sender_key: str, per_second: float) -> bool:
         """Return whether a text from this sender would have to wait if it were sent now."""
         if per_second <= 0:
@@ -137,6 +144,9 @@ class Claimed:
     body: str
     language: str
     per_second: float
+    # The clinic's send window: checked again right before the text leaves.
+    zone: ZoneInfo
+    timing: TimingSettings
 
 
 @dataclass(frozen=True)
@@ -291,9 +301,15 @@ def dispatch_due(
     if expired:
         report.reminders[ReminderStatus.EXPIRED] += expired
     rate = rate or SendRate()
+    started = rate.clock()
+
+    def current() -> datetime:
+        """Return now moved on by the time this run has taken: a paced batch can take minutes."""
+        return now + timedelta(seconds=rate.clock() - started)
+
     while stop is None or not stop.is_set():
         token = str(uuid.uuid4())
-        batch = claim_due(factory, now, token, batch_size, report)
+        batch = claim_due(factory, current(), token, batch_size, report)
         with HandOver(factory, sender, now, status_callback) as hand_over:
             for position, item in enumerate(batch):
                 abandoning = abandon is not None and abandon.is_set()
@@ -302,12 +318,21 @@ def dispatch_due(
                     release(factory, batch[position:], now)
                     report.reminders["released"] += len(batch) - position
                     break
+                # The window may close before or while the send rate holds this text: it then
+                # waits for the next window (or expires), like any text that missed one.
+                if _past_window(item, current(), hand_over):
+                    _hold_back(factory, hand_over, item, now, report)
+                    continue
                 rate.wait(item.from_number, item.per_second, hand_over.record_pending)
+                if _past_window(item, current(), hand_over):
+                    _hold_back(factory, hand_over, item, now, report)
+                    continue
                 following = batch[position + 1] if position + 1 < len(batch) else None
                 if (
                     following is None
                     or abandoning
                     or rate.would_wait(following.from_number, following.per_second)
+                    or not _still_open(following, current() + MARK_AHEAD_CUTOFF)
                 ):
                     following = None
                 report.reminders[hand_over.send(item, following)] += 1
@@ -322,6 +347,30 @@ def dispatch_due(
             },
         )
     return report
+
+
+def _still_open(item: Claimed, at: datetime) -> bool:
+    """Return whether the item's clinic may still be texted at this moment (its send window)."""
+    return in_window(at, item.zone, item.timing)
+
+
+def _past_window(item: Claimed, at: datetime, hand_over: HandOver) -> bool:
+    """Return whether the item must not leave now: its window has closed and it is not marked
+    `sending` yet (a marked text goes; marking ahead stops a minute before the window closes)."""
+    return not hand_over.marked(item) and not _still_open(item, at)
+
+
+def _hold_back(
+    factory: sessionmaker[Session],
+    hand_over: HandOver,
+    item: Claimed,
+    now: datetime,
+    report: DispatchReport,
+) -> None:
+    """Give one claimed text back to the queue unsent, the outcomes before it recorded first."""
+    hand_over.record_pending()
+    release(factory, [item], now)
+    report.reminders["released"] += 1
 
 
 def _open_clinics(session: Session, now: datetime) -> dict[int, Clinic]:
@@ -418,6 +467,8 @@ def claim_due(
                     body=body,
                     language=patient.language,
                     per_second=terms[clinic.id].per_second,
+                    zone=terms[clinic.id].zone,
+                    timing=terms[clinic.id].timing,
                 )
             )
         if claims:

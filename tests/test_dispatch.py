@@ -197,6 +197,33 @@ def test_reminder_that_missed_the_window_is_not_sent_in_quiet_hours(svc, clinic,
     assert [r.kinds for r in reminders(svc) if r.status == "sent"] == ["checkin"]
 
 
+def test_a_paced_batch_stops_at_the_window_end_and_the_rest_waits(svc, clinic, twilio_stub):
+    for n in range(5):
+        book(svc, clinic["id"], "2026-12-02T23:00", phone=f"+1720555030{n}", external_id=f"W{n}")
+    with transaction(svc.sessions) as session:
+        row = session.get_one(Clinic, clinic["id"])
+        row.settings = {**row.settings, "send_rate_per_second": 1}
+    clock = [0.0]
+    rate = SendRate(
+        clock=lambda: clock[0], sleep=lambda seconds: clock.__setitem__(0, clock[0] + seconds)
+    )
+    # Five texts at one a second, starting two seconds before the 20:00 window end.
+    report = run(svc, local("2026-12-02T19:59:58"), rate=rate)
+    arrivals = [r for r in reminders(svc) if r.kinds == "arrival"]
+    # 19:59:58, :59 and 20:00:00 (the window's last moment) go; the other two never leave.
+    assert report.reminders["sent"] == 3 and report.reminders["released"] == 2
+    assert sorted(r.status for r in arrivals) == ["pending", "pending", "sent", "sent", "sent"]
+    assert len(twilio_stub.requests) == 3
+    assert (
+        clock[0] == 3.0
+    )  # the fourth waited its turn and found the window shut; the fifth did not wait
+    # Held back like any text that missed the window: not sent in quiet hours, then expired.
+    assert run(svc, local("2026-12-02T20:05"), rate=rate).reminders["sent"] == 0
+    run(svc, local("2026-12-02T23:00"), rate=rate)
+    held = [r for r in reminders(svc) if r.kinds == "arrival" and r.status != "sent"]
+    assert [r.status for r in held] == ["expired", "expired"] and len(twilio_stub.requests) == 3
+
+
 def reminders_by_id(svc: Services, reminder_id: int) -> Reminder:
     """Return one reminder."""
     with transaction(svc.sessions) as session:
