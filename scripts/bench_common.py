@@ -1,9 +1,9 @@
-"""Helpers shared by scripts/bench_dispatch.py and scripts/bench_import.py.
+"""Helpers shared by scripts/bench_webhook.py, bench_dispatch.py and bench_import.py.
 
 Throw-away databases (a SQLite file in a temporary directory; a PostgreSQL database created and
 dropped on the server), the benchmark clinic, a local Twilio stub, per-statement timing through
-SQLAlchemy's cursor events, and the PASS/MISS and JSON plumbing. Like scripts/bench_webhook.py,
-the benchmarks print figures and exit 0 whatever they are; 1 only when they cannot measure.
+SQLAlchemy's cursor events, and the PASS/MISS and JSON plumbing. The benchmarks print figures
+and exit 0 whatever they are; 1 only when they cannot measure.
 """
 
 from __future__ import annotations

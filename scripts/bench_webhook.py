@@ -43,16 +43,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench_common import (
+    CLINIC_SMS,
+    DEFAULT_POSTGRES_URL,
+    Database,
+    mark,
+    postgres_database,
+    postgres_reachable,
+    prepare_database,
+    shown_url,
+    sqlite_database,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts"
 LUA_SCRIPT = SCRIPTS / "bench_wrk.lua"
 
 PUBLIC_BASE_URL = "https://bench.example.org"
 SMS_PATH = "/twilio/sms"
-CLINIC_SMS = "+13035550100"
-CLINIC_PHONE = "+13035550101"
-ONCALL = "+13035550199"
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 WORKERS = 2
 WRK_THREADS = 2
@@ -404,93 +412,6 @@ def run_wrk(
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# Databases
-
-
-@dataclass
-class Database:
-    """One database to benchmark on."""
-
-    label: str
-    url: str
-    drop: Any = None  # callable that removes it
-
-
-def sqlite_database(workdir: Path) -> Database:
-    """Return a SQLite database in a file in workdir."""
-    return Database("SQLite", f"sqlite:///{workdir / 'clinicbot-bench.db'}")
-
-
-def postgres_admin(url: str) -> Any:
-    """Return an AUTOCOMMIT engine on the server's maintenance database `postgres`."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    return create_engine(
-        make_url(url).set(database="postgres"),
-        isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 5},
-    )
-
-
-def postgres_database(url: str) -> Database | None:
-    """Create a throw-away database clinicbot_bench_<random>; None if the server is unreachable."""
-    from sqlalchemy import text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import OperationalError
-
-    name = f"clinicbot_bench_{uuid.uuid4().hex[:12]}"
-    admin = postgres_admin(url)
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        shown = make_url(url).render_as_string(hide_password=True)
-        print(
-            f"\n!! PostgreSQL is unreachable at {shown}: {str(exc).splitlines()[0]}\n"
-            "!! Skipping PostgreSQL; benchmarking SQLite only.\n",
-            flush=True,
-        )
-        return None
-    finally:
-        admin.dispose()
-
-    def drop() -> None:
-        engine = postgres_admin(url)
-        try:
-            with engine.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        finally:
-            engine.dispose()
-
-    db_url = make_url(url).set(database=name).render_as_string(hide_password=False)
-    return Database("PostgreSQL", db_url, drop)
-
-
-def prepare_database(url: str) -> None:
-    """Migrate the database to head and add the benchmark clinic."""
-    from schedules.clinics import add_clinic
-    from schedules.db import make_engine, make_session_factory, transaction
-    from schedules.migrate import upgrade
-
-    engine = make_engine(url)
-    try:
-        upgrade(engine)
-        with transaction(make_session_factory(engine)) as session:
-            add_clinic(
-                session,
-                slug="bench",
-                name="Bench Clinic",
-                sms_number=CLINIC_SMS,
-                phone=CLINIC_PHONE,
-                timezone="America/Denver",
-                oncall_number=ONCALL,
-            )
-    finally:
-        engine.dispose()
-
-
 @dataclass
 class Stored:
     """What the webhook stored."""
@@ -676,11 +597,6 @@ def bench_database(
 # Report
 
 
-def mark(ok: bool) -> str:
-    """Return PASS or MISS."""
-    return "PASS" if ok else "MISS"
-
-
 def report(outcomes: list[Outcome], args: argparse.Namespace, requests: RequestSet) -> None:
     """Print the figures table, the checks and the targets."""
     print(
@@ -830,16 +746,22 @@ def main(argv: list[str] | None = None) -> int:
         )
         databases: list[Database] = []
         if not args.postgres_only:
-            databases.append(sqlite_database(workdir))
+            databases.append(sqlite_database(workdir, "clinicbot-bench"))
         if not args.sqlite_only:
-            pg = postgres_database(args.postgres_url)
-            if pg is not None:
-                databases.append(pg)
+            unreachable = postgres_reachable(args.postgres_url)
+            if unreachable is None:
+                databases.append(postgres_database(args.postgres_url, "clinicbot_bench"))
             elif args.postgres_only:
                 print(
                     "bench_webhook: --postgres-only but PostgreSQL is unreachable", file=sys.stderr
                 )
                 return 1
+            else:
+                print(
+                    f"\n!! PostgreSQL is unreachable at {shown_url(args.postgres_url)}: "
+                    f"{unreachable}\n!! Skipping PostgreSQL; benchmarking SQLite only.\n",
+                    flush=True,
+                )
         for db in databases:
             try:
                 outcomes.append(bench_database(db, args, tools, workdir, token, requests))
