@@ -174,10 +174,11 @@ def handle_inbound(
                 raise RepeatedMessageSid(text.sid)
             return repeat
         awaited: int | None = None
-        if intent.kind is IntentKind.CHECKIN_SCORE:
+        beneath = intent.beneath
+        if IntentKind.CHECKIN_SCORE in (intent.kind, beneath.kind if beneath else None):
             # Only a score-shaped text pays for this lookup.
             awaited = _awaited_checkin(connection, patient.id, now)
-            if awaited is None:
+            if awaited is None and intent.kind is IntentKind.CHECKIN_SCORE:
                 intent = matcher.classify(text.body, awaiting_checkin=False)
         language = intent.language or patient.language
         if language not in catalog.languages:
@@ -435,8 +436,14 @@ class _Conversation:
         kind = intent.kind
         if kind in (IntentKind.CRISIS, IntentKind.EMERGENCY):
             self._raise_safety_alert(kind, outcome)
-            if self.matcher.mentions_opt_out(body) and not self.patient.opted_out:
+            beneath = intent.beneath
+            asked_to_stop = beneath is not None and beneath.kind is IntentKind.OPT_OUT
+            if (
+                asked_to_stop or self.matcher.mentions_opt_out(body)
+            ) and not self.patient.opted_out:
                 self._opt_out(body, "sms_words_with_crisis", outcome)
+            if beneath is not None and not self.patient.opted_out:
+                self._record_beneath(beneath, outcome, awaited)
             # "My dad had a stroke, can I reschedule?": the request reaches staff too.
             request = self.matcher.visit_request(body)
             if request is AppointmentAction.RESCHEDULE:
@@ -466,6 +473,17 @@ class _Conversation:
         if kind is IntentKind.TOPIC and intent.topic:
             return intent.topic, {}
         return "fallback", {}
+
+    def _record_beneath(self, beneath: Intent, outcome: Outcome, awaited: int | None) -> None:
+        """Record what a screened crisis also said: a confirmation, a ride or a check-in score."""
+        # Only the state: the crisis reply is the one answer sent.
+        if beneath.kind is IntentKind.APPOINTMENT and beneath.action in (
+            AppointmentAction.CONFIRM,
+            AppointmentAction.RIDE,
+        ):
+            self._appointment(beneath, outcome)
+        elif beneath.kind is IntentKind.CHECKIN_SCORE and awaited is not None and beneath.score:
+            self._record_checkin(awaited, beneath.score, outcome)
 
     def _carrier_answered(self, intent: Intent) -> bool:
         """Return whether Twilio has already answered this exact keyword itself."""

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from messages.catalog import Catalog, load_catalog
 from messages.matcher import Matcher
+from messages.screen import CrisisScreen, default_screen
 from schedules.content import clinic_catalog
 from schedules.models import Clinic
 from schedules.outbox import send_now
@@ -90,6 +91,16 @@ class ClinicDirectory:
             self._cache.clear()
 
 
+def crisis_screen() -> CrisisScreen:
+    """Return the trained crisis screen, or no screen (the word rules alone) if it cannot train."""
+    try:
+        return default_screen()
+    except (OSError, ValueError):
+        # A broken corpus line must not stop crisis replies: the rules still answer them.
+        log.critical("crisis screen could not be trained; word rules only", exc_info=True)
+        return CrisisScreen.off()
+
+
 class ContentLibrary:
     """Each clinic's catalog (shipped content, override folder, approved versions) and matcher.
 
@@ -138,7 +149,7 @@ class ContentLibrary:
             entry = self._matchers.get(id(base))
         if entry is not None and entry[0] is base:
             return entry[1]
-        entry = (base, Matcher(base.phrasebook()))
+        entry = (base, Matcher(base.phrasebook(), crisis_screen()))
         with self._lock:
             self._matchers[id(base)] = entry
         return entry[1]

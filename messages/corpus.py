@@ -55,12 +55,10 @@ def read_all(paths: Iterable[Path]) -> Iterator[Labelled]:
 
 
 def is_right(matcher: Matcher, row: Labelled) -> tuple[bool, IntentKind]:
-    """Return whether the matcher answers the text as its label needs, and what it said.
-
-    A crisis is a crisis, and it opts out exactly when the label says crisis+stop; an emergency
-    is an emergency or a crisis (both page on-call); an opt-out opts out; a benign text is none
-    of those.
-    """
+    """Return whether the matcher answers the text as its label needs, and what it said."""
+    # A crisis is a crisis, and it opts out exactly when the label says crisis+stop; an emergency
+    # is an emergency or a crisis (both page on-call); an opt-out opts out; a benign text is none
+    # of those.
     kind = matcher.classify(row.text).kind
     if row.label in CRISIS_LABELS:
         opts_out = matcher.mentions_opt_out(row.text)

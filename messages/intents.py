@@ -90,6 +90,8 @@ class Intent:
     carrier_keyword: bool = False
     # For CRISIS: True when the statistical screen flagged it and no word rule did.
     screened: bool = False
+    # For a screened CRISIS: what the rules alone made of the text (an opt-out still counts).
+    beneath: Intent | None = None
 
     @property
     def is_safety(self) -> bool:

@@ -702,12 +702,30 @@ class Matcher:
         if found is not None:
             return self._intent(IntentKind.EMERGENCY, raw, found)
 
+        everyday = self._everyday(text, raw, tokens, guessed, unmasked, awaiting_checkin)
+        opt_out = everyday.kind is IntentKind.OPT_OUT
+        if not everyday.carrier_keyword and self._screen.flags(raw, opt_out=opt_out):
+            # "stop texting me, I won't be around to need them" is a crisis first; what the rules
+            # made of it (here an opt-out) is still honoured.
+            language = everyday.language or _language(raw, None)
+            return Intent(IntentKind.CRISIS, language=language, screened=True, beneath=everyday)
+        return everyday
+
+    def _everyday(
+        self,
+        text: str,
+        raw: Pattern,
+        tokens: Pattern,
+        guessed: frozenset[str],
+        unmasked: str,
+        awaiting_checkin: bool,
+    ) -> Intent:
+        """Return what the rules make of a text that is no crisis or emergency by its words."""
+        joined = " ".join(tokens)
+        core = " ".join(_strip_polite(tokens))
         keyword = bare(text)
         if keyword in lexicon.CARRIER_OPT_OUT:
             return Intent(IntentKind.OPT_OUT, carrier_keyword=True)
-        # Before opt-out: "stop texting me, I won't be around to need them" is a crisis first.
-        if self._screen.flags(raw):
-            return Intent(IntentKind.CRISIS, language=_language(raw, None), screened=True)
         found = (
             self._opt_out_whole.get(core)
             or self._opt_out_asked(joined)

@@ -4,7 +4,10 @@ The rules in lexicon.py read words ("kill myself", "took all my pills"). Many cr
 no such word: goodbyes, plans, means without a method ("the belt has been in my closet for a
 week"). The screen is a logistic regression over word and letter n-grams, trained when it loads
 on the labelled texts in messages/corpus, and flags a text whose log-odds of being a crisis pass
-a threshold. It only ever adds crisis answers; it never takes one away.
+a threshold. It only ever adds crisis answers, never takes one away; what the rules made of a
+flagged text rides along (Intent.beneath), so an opt-out or a confirmation in it still counts.
+It reads English and Spanish: a text in any other script scores the bias alone and is left to
+the rules.
 """
 
 from __future__ import annotations
@@ -30,21 +33,35 @@ _MARGIN_LIMIT = 30.0
 # alarms, but a page for every few ordinary texts would teach staff to ignore pages: at 2.0 the
 # held-out tests (tests/test_screen.py) see 9 of 719 everyday texts (1.3%) flagged.
 THRESHOLD = 2.0
+# A text the rules read as an opt-out must score this much higher: "no, please just stop" is an
+# opt-out far more often than a crisis, and a crisis that says stop usually says much more
+# ("stop texting me, i wont be around to get them after tonight" scores 41). Chosen on the
+# held-out rounds 10 and 11: it loses none of the crisis+stop texts the screen catches there,
+# and lets 1 of 867 random "please just stop"-style texts through (at THRESHOLD alone: 25).
+OPT_OUT_MARGIN = 3.0
 # Shorter texts are left to the rules: they catch nearly every short crisis text in the corpus
 # (all but 3 of 53 of three words or fewer), while "idk", "noted" or "sure thing" give the screen
 # too little to go on and were where most of its false alarms fell.
 MIN_WORDS = 4
 _LETTER_GRAMS = (3, 4, 5)
-# Words people text repeat; a bounded cache keeps a flood of random strings from growing it.
-WORD_CACHE_SIZE = 50_000
+# Words people text repeat, so each word's summed weight is remembered: a float per entry, and
+# the words are cut to MAX_WORD_LETTERS first, so a flood of long random strings stays small.
+WORD_CACHE_SIZE = 20_000
+# No word in either language is longer; "aaaa...a" x 1,600 is read as its first 30 letters.
+MAX_WORD_LETTERS = 30
 
 
 def features(tokens: Sequence[str]) -> list[str]:
-    """Return the n-grams the screen reads in normalised tokens: each distinct word with its
-    3-5 letter runs, and each distinct word pair."""
+    """Return the n-grams the screen reads: each distinct word, its letter runs, each word pair."""
+    tokens = _cut(tokens)
     found = [gram for token in dict.fromkeys(tokens) for gram in _word_grams(token)]
     found.extend(_pairs(tokens))
     return found
+
+
+def _cut(tokens: Sequence[str]) -> list[str]:
+    """Return tokens with each word cut to MAX_WORD_LETTERS."""
+    return [token[:MAX_WORD_LETTERS] for token in tokens]
 
 
 def _pairs(tokens: Sequence[str]) -> list[str]:
@@ -52,7 +69,6 @@ def _pairs(tokens: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(f"b {a} {b}" for a, b in pairwise(tokens)))
 
 
-@lru_cache(maxsize=WORD_CACHE_SIZE)
 def _word_grams(token: str) -> tuple[str, ...]:
     """Return one word's n-grams: the word itself and its letter runs, edges marked."""
     padded = f"<{token}>"
@@ -76,12 +92,10 @@ class CrisisScreen:
 
     @classmethod
     def train(cls, rows: Iterable[Labelled], threshold: float = THRESHOLD) -> CrisisScreen:
-        """Return a screen trained on labelled rows: crisis labels against all the others.
-
-        Logistic regression fitted by AdaGrad over shuffled passes in a fixed order, so the same
-        rows always give the same screen. Each class weighs the same in total however many
-        texts it has.
-        """
+        """Return a screen trained on labelled rows: crisis labels against all the others."""
+        # Logistic regression fitted by AdaGrad over passes shuffled in a fixed order, so the same
+        # rows always give the same screen. Each class weighs the same in total however many
+        # texts it has.
         index: dict[str, int] = {}
         texts: list[tuple[list[int], bool]] = []
         for row in rows:
@@ -114,12 +128,14 @@ class CrisisScreen:
     def log_odds(self, tokens: Sequence[str]) -> float:
         """Return the log-odds that normalised tokens are a crisis text (unseen n-grams add 0)."""
         weights = self._weights
+        tokens = _cut(tokens)
         score = self._bias + sum(self._word_weight(token) for token in dict.fromkeys(tokens))
         return score + sum(weights.get(pair, 0.0) for pair in _pairs(tokens))
 
-    def flags(self, tokens: Sequence[str]) -> bool:
+    def flags(self, tokens: Sequence[str], *, opt_out: bool = False) -> bool:
         """Return whether normalised tokens read enough like a crisis to be answered as one."""
-        return len(tokens) >= MIN_WORDS and self.log_odds(tokens) > self.threshold
+        threshold = self.threshold + (OPT_OUT_MARGIN if opt_out else 0.0)
+        return len(tokens) >= MIN_WORDS and self.log_odds(tokens) > threshold
 
     @property
     def size(self) -> int:
@@ -142,8 +158,9 @@ def _sigmoid(margin: float) -> float:
 
 
 def known_harmless() -> Iterator[Labelled]:
-    """Yield what the rules already know is no crisis, as training rows: the content's topic
-    phrasings, the idioms the rules blank out ("dying to know"), and the opt-out phrasings."""
+    """Yield what the rules already know is no crisis, as training rows."""
+    # The content's topic phrasings, the idioms the rules blank out ("dying to know"), and the
+    # opt-out phrasings.
     # Deferred: the catalog's own checks import the matcher, which imports this module.
     from messages.catalog import load_catalog
 

@@ -4,8 +4,9 @@ Prints how long training takes and how many n-grams it keeps, the time to score 
 for several thresholds how many texts of each label the screen flags:
 - cross-validated on the training rows (each text scored by a screen trained without it);
 - on held-out files given with --held-out (the screen trained on the shipped corpus minus them),
-  with the rules beside it: "crisis reply" counts crisis texts that get the crisis answer from
-  the rules or the screen.
+  with the rules beside it: "rules + screen" counts crisis texts the rules call a crisis or the
+  screen flags (a text the rules call an emergency first gets the emergency answer, so
+  scripts/score_matcher.py can count a few fewer crisis answers).
 
 Usage: .venv/bin/python scripts/score_screen.py [--folds 5] [--held-out FILE...]
 """

@@ -156,3 +156,22 @@ def test_spanish_patient_gets_the_visit_in_spanish(client, clinic, svc):
     assert (reply_of(text_bot(client, "when is my next appointment?")) or "").startswith(
         "Your next visit at "
     )
+
+
+def test_a_screened_crisis_that_confirms_gets_the_crisis_reply_and_the_visit_confirmed(
+    client, clinic, svc
+):
+    visit = booked(svc, clinic)
+    reply = reply_of(text_bot(client, "C. i'll be there, it's the last one"))
+    assert reply is not None and "988" in reply
+    assert appointment(svc, visit.id).confirmed_at is not None
+    assert alerts(svc) == ["crisis"]
+
+
+def test_a_screened_crisis_that_answers_a_checkin_records_the_score(client, clinic, svc):
+    visit = booked(svc, clinic, days=-1)
+    send_checkin(svc, visit)
+    reply = reply_of(text_bot(client, "2. honestly i dont see the point of any of it anymore"))
+    assert reply is not None and "988" in reply
+    assert appointment(svc, visit.id).checkin_score == 2
+    assert alerts(svc) == ["crisis", "low_checkin"]

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from messages.catalog import load_catalog
-from messages.corpus import CHECKED, Labelled, is_right, read_corpus
+from messages.corpus import CHECKED, CRISIS_LABELS, Labelled, is_right, read_corpus
 from messages.intents import INFO_TOPICS, AppointmentAction, Intent, IntentKind
 from messages.matcher import Matcher, classify, default_matcher
 from messages.normalize import bare, fold, normalize
@@ -523,6 +523,7 @@ def test_asking_for_texts_instead_of_calls_is_not_an_opt_out(text: str) -> None:
         "the screen went dark",
         "is everything in order for friday?",
         "can we go over everything at my appointment",
+        "get the most out of life",
         "tengo ganas de vivir",
         "mi mama no contesta el telefono",
         "quitenme la cita del martes",
@@ -685,8 +686,12 @@ def _corpus() -> list[object]:
 
 @pytest.mark.parametrize("row", _corpus())
 def test_realistic_texts_get_the_safety_and_consent_answer_they_need(row: Labelled) -> None:
-    right, said = is_right(default_matcher(), row)
-    assert right, (said, default_matcher().mentions_opt_out(row.text))
+    # The rules alone: the screen trained on these texts and would hide a rule that broke.
+    right, said = is_right(rules_only(), row)
+    assert right, (said, rules_only().mentions_opt_out(row.text))
+    if row.label not in CRISIS_LABELS:
+        # And the screen must not turn one of them into a crisis.
+        assert is_right(default_matcher(), row)[0], default_matcher().classify(row.text)
 
 
 def test_the_realistic_corpus_covers_every_kind_in_both_languages() -> None:

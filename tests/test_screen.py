@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
@@ -10,7 +13,6 @@ import pytest
 
 from messages.catalog import load_catalog
 from messages.corpus import (
-    CHECKED,
     CRISIS_LABELS,
     Labelled,
     read_all,
@@ -20,9 +22,10 @@ from messages.corpus import (
 from messages.intents import IntentKind
 from messages.matcher import Matcher, default_matcher
 from messages.normalize import normalize
-from messages.screen import MIN_WORDS, CrisisScreen, default_screen
+from messages.screen import MIN_WORDS, CrisisScreen
 
 # Written after the shipped corpus and never trained on: the honest measure of the screen.
+ROOT = Path(__file__).resolve().parent.parent
 HELD_OUT = Path(__file__).parent / "fixtures" / "held_out"
 
 
@@ -92,22 +95,71 @@ def test_the_screen_never_turns_opt_outs_or_emergencies_into_less() -> None:
     said = Counter(default_matcher().classify(r.text).kind for r in rows)
     alone = Counter(rules_only().classify(r.text).kind for r in rows)
     # Emergencies the screen calls crises still get 911 and a page; opt-outs stay opt-outs.
-    assert said[IntentKind.OPT_OUT] >= alone[IntentKind.OPT_OUT] - 2
+    assert said[IntentKind.OPT_OUT] >= alone[IntentKind.OPT_OUT]
     assert said[IntentKind.EMERGENCY] + said[IntentKind.CRISIS] >= (
         alone[IntentKind.EMERGENCY] + alone[IntentKind.CRISIS]
     )
 
 
-@pytest.mark.parametrize("text", ["C", "HELP", "STOP", "3", "ok", "👍", "yes", "thanks!"])
-def test_keywords_and_short_replies_are_never_flagged(text: str) -> None:
-    assert not default_screen().flags(normalize(text))
+@pytest.mark.parametrize(
+    "text",
+    [
+        "C",
+        "HELP",
+        "STOP",
+        "3",
+        "ok",
+        "👍",
+        "yes",
+        "thanks!",
+        "ok see you then, thanks",
+        "yes i confirm my appointment",
+        "running 10 min late sorry",
+        "can i eat before my appointment",
+        "what should i bring tomorrow",
+        "si, ahi estare el jueves",
+    ],
+)
+def test_keywords_and_everyday_replies_are_never_flagged(text: str) -> None:
+    assert not default_matcher().classify(text).screened
 
 
-def test_training_is_deterministic() -> None:
-    rows = read_corpus(CHECKED)[:600]
-    first, second = CrisisScreen.train(rows), CrisisScreen.train(rows)
-    probe = [normalize(r.text) for r in read_corpus(CHECKED)[600:900]]
-    assert [first.log_odds(t) for t in probe] == [second.log_odds(t) for t in probe]
+def test_a_screened_opt_out_still_carries_the_opt_out() -> None:
+    rows = [r for name in ("round_10.tsv", "round_11.tsv") for r in held_out(name)]
+    screened = [
+        r.text
+        for r in rows
+        if rules_only().classify(r.text).kind is IntentKind.OPT_OUT
+        and default_matcher().classify(r.text).screened
+    ]
+    assert screened, "no held-out opt-out the screen reads as a crisis: nothing checked"
+    for text in screened:
+        beneath = default_matcher().classify(text).beneath
+        assert beneath is not None and beneath.kind is IntentKind.OPT_OUT, text
+
+
+def test_training_is_deterministic_across_processes() -> None:
+    """Hash seeds differ between gunicorn workers; the same rows must give the same screen."""
+    probe = (
+        "from messages.corpus import CHECKED, read_corpus\n"
+        "from messages.normalize import normalize\n"
+        "from messages.screen import CrisisScreen\n"
+        "rows = read_corpus(CHECKED)\n"
+        "screen = CrisisScreen.train(rows[:600])\n"
+        "print([screen.log_odds(normalize(r.text)) for r in rows[600:900]])\n"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", probe],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outputs) == 1 and len(next(iter(outputs))) > 300
 
 
 def test_a_screen_needs_both_kinds_of_text() -> None:

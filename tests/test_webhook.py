@@ -306,6 +306,24 @@ def test_crisis_gets_the_fixed_reply_an_alert_and_a_page_without_the_patients_wo
     assert len(sent) == 1 and sent[0]["Body"] == page.body and sent[0]["From"] == CLINIC_SMS
 
 
+def test_a_screen_that_cannot_train_leaves_the_rules_answering_crises(
+    client, clinic, svc, monkeypatch, caplog
+):
+    def broken_corpus() -> None:
+        raise ValueError("rounds_1_8.tsv line 3: expected one of the labels, a tab, a text")
+
+    monkeypatch.setattr("bot.services.default_screen", broken_corpus)
+    reply = reply_of(text_bot(client, "i want to kill myself"))
+    assert reply is not None and reply.startswith("Thank you for telling us") and "988" in reply
+    assert count(svc, Alert, Alert.kind == "crisis") == 1
+    # Without the screen an indirect crisis gets the ordinary answer: hence the loud log line.
+    text_bot(client, "the belt has been tied in my closet for a week")
+    assert count(svc, Alert, Alert.kind == "crisis") == 1
+    assert [r.levelname for r in caplog.records if "crisis screen" in r.getMessage()] == [
+        "CRITICAL"
+    ]
+
+
 def test_a_crisis_only_the_screen_catches_gets_the_crisis_reply_an_alert_and_a_page(
     client, clinic, svc, twilio_stub
 ):
