@@ -110,18 +110,20 @@ class CrisisScreen:
         bias, bias_squares = 0.0, _ADAGRAD_START
         order = list(range(len(texts)))
         shuffle = random.Random(_SEED).shuffle
+        # Bound once: this loop runs some seven million times and is most of the start-up cost.
+        weight_of, sqrt, rate, l2 = weights.__getitem__, math.sqrt, LEARNING_RATE, L2
         for _ in range(PASSES):
             shuffle(order)
             for number in order:
                 grams, is_crisis = texts[number]
-                margin = bias + sum(weights[gram] for gram in grams)
+                margin = bias + sum(map(weight_of, grams))
                 error = (_sigmoid(margin) - is_crisis) * class_weight[is_crisis]
                 bias_squares += error * error
-                bias -= LEARNING_RATE * error / math.sqrt(bias_squares)
+                bias -= rate * error / sqrt(bias_squares)
                 for gram in grams:
-                    step = error + L2 * weights[gram]
+                    step = error + l2 * weights[gram]
                     squares[gram] += step * step
-                    weights[gram] -= LEARNING_RATE * step / math.sqrt(squares[gram])
+                    weights[gram] -= rate * step / sqrt(squares[gram])
         learned = {gram: weights[at] for gram, at in index.items() if weights[at]}
         return cls(learned, bias, threshold)
 

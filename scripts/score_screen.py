@@ -17,6 +17,7 @@ import argparse
 import math
 import os
 import random
+import string
 import sys
 import time
 from collections import Counter
@@ -32,6 +33,7 @@ from messages.matcher import Matcher
 from messages.normalize import normalize
 from messages.screen import MIN_WORDS, CrisisScreen, known_harmless
 
+FLOOD_TEXTS = 10_000
 THRESHOLDS = (-1.0, 0.0, 1.0, 2.0, 3.0, 4.0)
 
 
@@ -103,6 +105,13 @@ def main() -> int:
         screen.log_odds(text)
     warm = (time.perf_counter() - started) / len(tokens)
     print(f"  scoring: {cold * 1e6:.0f} µs per text first time, {warm * 1e6:.0f} µs once known")
+    before = _resident_bytes()
+    flood = random.Random(2)
+    for _ in range(FLOOD_TEXTS):
+        words = ("".join(flood.choices(string.ascii_lowercase, k=398)) for _ in range(4))
+        screen.flags(normalize(" ".join(words)))
+    grown = _resident_bytes() - before
+    print(f"  {FLOOD_TEXTS:,} texts of long random words grew it by {grown / 1e6:.1f} MB")
 
     if args.folds > 1:
         _print_sweep(

@@ -541,9 +541,8 @@ def test_everyday_texts_near_alarm_words_raise_no_alarm(text: str) -> None:
 # this happens on texts nobody tuned for.
 KNOWN_SCREEN_FALSE_ALARMS = frozenset(
     {
-        "I feel like I could sleep forever after",
         "i looked everywhere for parking",
-        "is everything in order for friday?",
+        "get the most out of life",
         "tengo ganas de vivir",
     }
 )

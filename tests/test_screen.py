@@ -19,7 +19,7 @@ from messages.corpus import (
     read_corpus,
     shipped_files,
 )
-from messages.intents import IntentKind
+from messages.intents import Intent, IntentKind
 from messages.matcher import Matcher, default_matcher
 from messages.normalize import normalize
 from messages.screen import MIN_WORDS, CrisisScreen
@@ -40,6 +40,14 @@ def held_out(name: str) -> list[Labelled]:
     return read_corpus(HELD_OUT / name)
 
 
+def opts_out(intent: Intent) -> bool:
+    """Return whether the intent, or what the rules made of a screened crisis, is an opt-out."""
+    beneath = intent.beneath
+    return intent.kind is IntentKind.OPT_OUT or (
+        beneath is not None and beneath.kind is IntentKind.OPT_OUT
+    )
+
+
 def crisis_replies(matcher: Matcher, rows: list[Labelled]) -> int:
     """Return how many crisis rows get the crisis answer."""
     return sum(matcher.classify(r.text).kind is IntentKind.CRISIS for r in rows)
@@ -55,9 +63,13 @@ def test_no_held_out_text_the_screen_reads_is_in_the_training_corpus() -> None:
 
 
 # file, crisis texts, most the rules alone may catch, fewest rules and screen must catch.
-# Measured when the screen landed: round 10, rules 59 and rules with screen 125; round 11 (not
-# looked at when the threshold was chosen), rules 87 and rules with screen 144.
-CRISIS_FLOORS = [("round_10.tsv", 145, 65, 120), ("round_11.tsv", 155, 95, 138)]
+# Measured when the screen landed: round 10, rules 59 and rules with screen 129; round 11,
+# rules 87 and 143; round 12 (never looked at when choosing settings), rules 95 and 147.
+CRISIS_FLOORS = [
+    ("round_10.tsv", 145, 65, 120),
+    ("round_11.tsv", 155, 95, 136),
+    ("round_12.tsv", 155, 100, 140),
+]
 
 
 @pytest.mark.parametrize(("name", "crises", "rules_at_most", "floor"), CRISIS_FLOORS)
@@ -71,8 +83,13 @@ def test_the_screen_catches_most_crisis_texts_the_rules_miss_on_texts_it_never_s
     assert by_rules <= rules_at_most and with_screen >= floor, (by_rules, with_screen)
 
 
-# file, texts, most the screen may flag. Measured when the screen landed: 2 of 319 and 7 of 400.
-EVERYDAY_CEILINGS = [("everyday.tsv", 319, 5), ("everyday_2.tsv", 400, 10)]
+# file, texts, most the screen may flag. Measured when the screen landed: 2 of 319, 7 of 400 and
+# (never looked at when choosing settings) 7 of 400.
+EVERYDAY_CEILINGS = [
+    ("everyday.tsv", 319, 5),
+    ("everyday_2.tsv", 400, 11),
+    ("everyday_3.tsv", 400, 11),
+]
 
 
 @pytest.mark.parametrize(("name", "texts", "ceiling"), EVERYDAY_CEILINGS)
@@ -88,14 +105,16 @@ def test_the_screen_rarely_flags_everyday_texts_it_never_saw(
 def test_the_screen_never_turns_opt_outs_or_emergencies_into_less() -> None:
     rows = [
         r
-        for name in ("round_10.tsv", "round_11.tsv")
+        for name in ("round_10.tsv", "round_11.tsv", "round_12.tsv")
         for r in held_out(name)
         if r.label in ("opt_out", "emergency")
     ]
     said = Counter(default_matcher().classify(r.text).kind for r in rows)
     alone = Counter(rules_only().classify(r.text).kind for r in rows)
-    # Emergencies the screen calls crises still get 911 and a page; opt-outs stay opt-outs.
-    assert said[IntentKind.OPT_OUT] >= alone[IntentKind.OPT_OUT]
+    # Emergencies the screen calls crises still get 911 and a page; an opt-out it calls a crisis
+    # still opts out (test_a_screened_opt_out_still_carries_the_opt_out).
+    opting_out = sum(opts_out(default_matcher().classify(r.text)) for r in rows)
+    assert opting_out >= alone[IntentKind.OPT_OUT]
     assert said[IntentKind.EMERGENCY] + said[IntentKind.CRISIS] >= (
         alone[IntentKind.EMERGENCY] + alone[IntentKind.CRISIS]
     )
@@ -125,7 +144,7 @@ def test_keywords_and_everyday_replies_are_never_flagged(text: str) -> None:
 
 
 def test_a_screened_opt_out_still_carries_the_opt_out() -> None:
-    rows = [r for name in ("round_10.tsv", "round_11.tsv") for r in held_out(name)]
+    rows = [r for name in ("round_10.tsv", "round_11.tsv", "round_12.tsv") for r in held_out(name)]
     screened = [
         r.text
         for r in rows
