@@ -435,7 +435,7 @@ class _Conversation:
         """Apply the intent's state changes and return the snippet to reply with, if any."""
         kind = intent.kind
         if kind in (IntentKind.CRISIS, IntentKind.EMERGENCY):
-            self._raise_safety_alert(kind, outcome)
+            self._raise_safety_alert(kind, outcome, screened=intent.screened)
             beneath = intent.beneath
             asked_to_stop = beneath is not None and beneath.kind is IntentKind.OPT_OUT
             if (
@@ -560,7 +560,9 @@ class _Conversation:
         outcome.alert_ids.append(alert.id)
         return alert.id
 
-    def _raise_safety_alert(self, kind: IntentKind, outcome: Outcome) -> None:
+    def _raise_safety_alert(
+        self, kind: IntentKind, outcome: Outcome, *, screened: bool = False
+    ) -> None:
         """Add the crisis or emergency alert and the page to the on-call number."""
         alert_id = self._alert(AlertKind(kind.value), outcome)
         if not self.clinic.oncall_number:
@@ -577,7 +579,10 @@ class _Conversation:
             from_number=self.clinic.sms_number,
             to_number=self.clinic.oncall_number,
             body=render_page(
-                kind.value, clinic_name=self.clinic.name, alert_id=alert_id, link=link
+                "crisis_screen" if screened else kind.value,
+                clinic_name=self.clinic.name,
+                alert_id=alert_id,
+                link=link,
             ),
             classification=f"page:{kind.value}",
             status=MessageStatus.PENDING,

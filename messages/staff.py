@@ -7,6 +7,12 @@ PAGE_TEMPLATES: dict[str, str] = {
         "{clinic_name} ALERT #{alert_id}: a patient's text may be a crisis. "
         "They got the 988/911 reply. Review now: {link}"
     ),
+    # Said apart so on-call can weigh it: no alarm word, and most of these are false alarms.
+    "crisis_screen": (
+        "{clinic_name} ALERT #{alert_id}: a patient's text may be a crisis (no alarm word; "
+        "flagged by the pattern screen, often a false alarm). They got the 988/911 reply. "
+        "Review now: {link}"
+    ),
     "emergency": (
         "{clinic_name} ALERT #{alert_id}: a patient's text may be a medical emergency. "
         "They were told to call 911. Review now: {link}"
