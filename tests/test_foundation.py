@@ -74,8 +74,11 @@ def test_gunicorn_workers_build_the_matcher_before_they_serve(database_url):
     app = create_app({"DATABASE_URL": database_url})
     content = app.extensions["clinicbot"].content
     assert not content._matchers
-    settings.post_worker_init(SimpleNamespace(wsgi=app))
+    said: list[str] = []
+    log = SimpleNamespace(info=lambda message, *args: said.append(message % args))
+    settings.post_worker_init(SimpleNamespace(wsgi=app, log=log))
     assert [type(matcher) for _, matcher in content._matchers.values()] == [Matcher]
+    assert len(said) == 1 and said[0].startswith("matcher and crisis screen ready in")
 
 
 def test_procfile_worker_target_is_a_clinicbot_command():
