@@ -22,16 +22,18 @@ from messages import lexicon
 from messages.corpus import CRISIS_LABELS, Labelled, read_all, shipped_files
 from messages.normalize import normalize
 
-# Training settings, chosen by cross-validation on the shipped corpus (scripts/score_screen.py).
+# Training settings, chosen by a small sweep with round 9 and one everyday file held out of
+# training (scripts/score_screen.py measures the result).
 PASSES = 10
 LEARNING_RATE = 0.5
 L2 = 1e-5
 _ADAGRAD_START = 1e-8
 _SEED = 7
 _MARGIN_LIMIT = 30.0
-# Log-odds a text must pass to be flagged, chosen the same way. CARE.md asks to err toward false
-# alarms, but a page for every few ordinary texts would teach staff to ignore pages: at 2.0 the
-# held-out tests (tests/test_screen.py) see 9 of 719 everyday texts (1.3%) flagged.
+# Log-odds a text must pass to be flagged, chosen on held-out rounds 10 and 11. CARE.md asks to
+# err toward false alarms, but a page for every few ordinary texts would teach staff to ignore
+# pages: at 2.0 the held-out tests (tests/test_screen.py) see 16 of 1,119 everyday texts (1.4%)
+# flagged.
 THRESHOLD = 2.0
 # A text the rules read as an opt-out must score this much higher: "no, please just stop" is an
 # opt-out far more often than a crisis, and a crisis that says stop usually says much more
