@@ -436,14 +436,10 @@ class _Conversation:
         kind = intent.kind
         if kind in (IntentKind.CRISIS, IntentKind.EMERGENCY):
             self._raise_safety_alert(kind, outcome, screened=intent.screened)
-            beneath = intent.beneath
-            asked_to_stop = beneath is not None and beneath.kind is IntentKind.OPT_OUT
-            if (
-                asked_to_stop or self.matcher.mentions_opt_out(body)
-            ) and not self.patient.opted_out:
+            if self.matcher.crisis_opts_out(intent, body) and not self.patient.opted_out:
                 self._opt_out(body, "sms_words_with_crisis", outcome)
-            if beneath is not None and not self.patient.opted_out:
-                self._record_beneath(beneath, outcome, awaited)
+            if intent.beneath is not None and not self.patient.opted_out:
+                self._record_beneath(intent.beneath, outcome, awaited)
             # "My dad had a stroke, can I reschedule?": the request reaches staff too.
             request = self.matcher.visit_request(body)
             if request is AppointmentAction.RESCHEDULE:

@@ -59,9 +59,10 @@ def is_right(matcher: Matcher, row: Labelled) -> tuple[bool, IntentKind]:
     # A crisis is a crisis, and it opts out exactly when the label says crisis+stop; an emergency
     # is an emergency or a crisis (both page on-call); an opt-out opts out; a benign text is none
     # of those.
-    kind = matcher.classify(row.text).kind
+    intent = matcher.classify(row.text)
+    kind = intent.kind
     if row.label in CRISIS_LABELS:
-        opts_out = matcher.mentions_opt_out(row.text)
+        opts_out = matcher.crisis_opts_out(intent, row.text)
         return kind is IntentKind.CRISIS and opts_out is (row.label == "crisis+stop"), kind
     if row.label == "emergency":
         return kind in (IntentKind.EMERGENCY, IntentKind.CRISIS), kind

@@ -757,6 +757,12 @@ class Matcher:
             return Intent(IntentKind.TOPIC, language=_language(raw, hint), topic=topic.topic)
         return Intent(IntentKind.FALLBACK, language=_language(raw, None))
 
+    def crisis_opts_out(self, intent: Intent, text: str) -> bool:
+        """Return whether a crisis text also asks to stop texts (CARE.md: a crisis first)."""
+        beneath = intent.beneath
+        asked = beneath is not None and beneath.kind is IntentKind.OPT_OUT
+        return asked or self.mentions_opt_out(text)
+
     def mentions_opt_out(self, text: str) -> bool:
         """Return whether the text also asks to stop texts, whatever else it says (CARE.md)."""
         tokens, _ = self._speller.correct(normalize(text))
@@ -938,6 +944,14 @@ def default_matcher() -> Matcher:
     from messages.catalog import load_catalog
 
     return Matcher(load_catalog().phrasebook())
+
+
+@lru_cache(maxsize=1)
+def rules_only_matcher() -> Matcher:
+    """Return the shipped matcher without the crisis screen: the word rules alone."""
+    from messages.catalog import load_catalog
+
+    return Matcher(load_catalog().phrasebook(), CrisisScreen.off())
 
 
 def classify(text: str, *, awaiting_checkin: bool = False) -> Intent:

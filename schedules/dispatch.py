@@ -377,9 +377,7 @@ def _open_clinics(session: Session, now: datetime) -> dict[int, Clinic]:
     """Return the clinics inside their send window at now."""
     clinics = {}
     for clinic in session.scalars(select(Clinic)):
-        timing = timing_for(clinic)
-        local = now.astimezone(ZoneInfo(clinic.timezone)).time()
-        if timing.window_start <= local <= timing.window_end:
+        if in_window(now, ZoneInfo(clinic.timezone), timing_for(clinic)):
             clinics[clinic.id] = clinic
     return clinics
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -15,9 +14,8 @@ from hypothesis import strategies as st
 from messages.catalog import load_catalog
 from messages.corpus import CHECKED, CRISIS_LABELS, Labelled, is_right, read_corpus
 from messages.intents import INFO_TOPICS, AppointmentAction, Intent, IntentKind
-from messages.matcher import Matcher, classify, default_matcher
+from messages.matcher import Matcher, classify, default_matcher, rules_only_matcher
 from messages.normalize import bare, fold, normalize
-from messages.screen import CrisisScreen
 from phrasebook import PHRASEBOOK
 
 CRISIS = IntentKind.CRISIS
@@ -554,7 +552,7 @@ def answer_allowing_known_false_alarm(text: str, awaiting: bool = False) -> Inte
     if text not in KNOWN_SCREEN_FALSE_ALARMS:
         return intent
     assert intent.kind is CRISIS and intent.screened, intent
-    return rules_only().classify(text, awaiting_checkin=awaiting)
+    return rules_only_matcher().classify(text, awaiting_checkin=awaiting)
 
 
 def test_the_same_text_gets_the_same_answer_in_every_process() -> None:
@@ -598,7 +596,6 @@ def test_the_literal_phrasebook_from_the_contract_classifies_its_own_phrasings()
 
 
 def test_the_catalog_phrasebook_classifies_its_own_phrasings() -> None:
-    from messages.catalog import load_catalog
 
     for topic, languages in load_catalog().phrasebook().items():
         for phrases in languages.values():
@@ -661,13 +658,7 @@ def test_a_safety_phrase_wrapped_in_punctuation_and_emoji_stays_a_safety_intent(
 def test_digit_like_symbols_are_not_counts(text: str, expected: IntentKind) -> None:
     """A symbol Python calls a digit but cannot read as a number ("❶") is no count, no crash."""
     # The rules alone: the screen may well flag "took ❶ pills", which is no count either.
-    assert rules_only().classify(text).kind is expected
-
-
-@lru_cache(maxsize=1)
-def rules_only() -> Matcher:
-    """Return the shipped matcher without the crisis screen."""
-    return Matcher(load_catalog().phrasebook(), CrisisScreen.off())
+    assert rules_only_matcher().classify(text).kind is expected
 
 
 @settings(max_examples=200, deadline=None)
@@ -686,8 +677,8 @@ def _corpus() -> list[object]:
 @pytest.mark.parametrize("row", _corpus())
 def test_realistic_texts_get_the_safety_and_consent_answer_they_need(row: Labelled) -> None:
     # The rules alone: the screen trained on these texts and would hide a rule that broke.
-    right, said = is_right(rules_only(), row)
-    assert right, (said, rules_only().mentions_opt_out(row.text))
+    right, said = is_right(rules_only_matcher(), row)
+    assert right, (said, rules_only_matcher().mentions_opt_out(row.text))
     if row.label not in CRISIS_LABELS:
         # And the screen must not turn one of them into a crisis.
         assert is_right(default_matcher(), row)[0], default_matcher().classify(row.text)

@@ -6,12 +6,10 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
-from messages.catalog import load_catalog
 from messages.corpus import (
     CRISIS_LABELS,
     Labelled,
@@ -20,19 +18,13 @@ from messages.corpus import (
     shipped_files,
 )
 from messages.intents import Intent, IntentKind
-from messages.matcher import Matcher, default_matcher
+from messages.matcher import Matcher, default_matcher, rules_only_matcher
 from messages.normalize import normalize
 from messages.screen import MIN_WORDS, CrisisScreen
 
 # Written after the shipped corpus and never trained on: the honest measure of the screen.
 ROOT = Path(__file__).resolve().parent.parent
 HELD_OUT = Path(__file__).parent / "fixtures" / "held_out"
-
-
-@lru_cache(maxsize=1)
-def rules_only() -> Matcher:
-    """Return the shipped matcher without the screen."""
-    return Matcher(load_catalog().phrasebook(), CrisisScreen.off())
 
 
 def held_out(name: str) -> list[Labelled]:
@@ -77,7 +69,7 @@ def test_the_screen_catches_most_crisis_texts_the_rules_miss_on_texts_it_never_s
     name: str, crises: int, rules_at_most: int, floor: int
 ) -> None:
     rows = [r for r in held_out(name) if r.label in CRISIS_LABELS]
-    by_rules = crisis_replies(rules_only(), rows)
+    by_rules = crisis_replies(rules_only_matcher(), rows)
     with_screen = crisis_replies(default_matcher(), rows)
     assert len(rows) == crises
     assert by_rules <= rules_at_most and with_screen >= floor, (by_rules, with_screen)
@@ -110,7 +102,7 @@ def test_the_screen_never_turns_opt_outs_or_emergencies_into_less() -> None:
         if r.label in ("opt_out", "emergency")
     ]
     said = Counter(default_matcher().classify(r.text).kind for r in rows)
-    alone = Counter(rules_only().classify(r.text).kind for r in rows)
+    alone = Counter(rules_only_matcher().classify(r.text).kind for r in rows)
     # Emergencies the screen calls crises still get 911 and a page; an opt-out it calls a crisis
     # still opts out (test_a_screened_opt_out_still_carries_the_opt_out).
     opting_out = sum(opts_out(default_matcher().classify(r.text)) for r in rows)
@@ -148,7 +140,7 @@ def test_a_screened_opt_out_still_carries_the_opt_out() -> None:
     screened = [
         r.text
         for r in rows
-        if rules_only().classify(r.text).kind is IntentKind.OPT_OUT
+        if rules_only_matcher().classify(r.text).kind is IntentKind.OPT_OUT
         and default_matcher().classify(r.text).screened
     ]
     assert screened, "no held-out opt-out the screen reads as a crisis: nothing checked"
@@ -202,6 +194,6 @@ def test_a_broken_corpus_line_is_refused_with_its_line_number(tmp_path: Path) ->
 
 def test_a_screen_only_crisis_says_so_and_takes_the_patients_language() -> None:
     text = "ya les deje una carta a mis hijos, gracias por todo, esta es la ultima vez"
-    assert rules_only().classify(text).kind is not IntentKind.CRISIS
+    assert rules_only_matcher().classify(text).kind is not IntentKind.CRISIS
     intent = default_matcher().classify(text)
     assert intent.kind is IntentKind.CRISIS and intent.screened and intent.language == "es"
