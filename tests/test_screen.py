@@ -27,6 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 HELD_OUT = Path(__file__).parent / "fixtures" / "held_out"
 
 
+ROUNDS = ("round_10.tsv", "round_11.tsv", "round_12.tsv", "round_13.tsv")
+
+
 def held_out(name: str) -> list[Labelled]:
     """Return the rows of one held-out file."""
     return read_corpus(HELD_OUT / name)
@@ -56,11 +59,13 @@ def test_no_held_out_text_the_screen_reads_is_in_the_training_corpus() -> None:
 
 # file, crisis texts, most the rules alone may catch, fewest rules and screen must catch.
 # Measured when the screen landed: round 10, rules 59 and rules with screen 129; round 11,
-# rules 87 and 143; round 12 (never looked at when choosing settings), rules 95 and 147.
+# rules 87 and 143; round 12 (never looked at when choosing settings), rules 95 and 147. Round 13,
+# written after the screen landed and measured once: rules 82, rules with screen 139.
 CRISIS_FLOORS = [
     ("round_10.tsv", 145, 65, 120),
     ("round_11.tsv", 155, 95, 136),
     ("round_12.tsv", 155, 100, 140),
+    ("round_13.tsv", 160, 90, 130),
 ]
 
 
@@ -76,11 +81,12 @@ def test_the_screen_catches_most_crisis_texts_the_rules_miss_on_texts_it_never_s
 
 
 # file, texts, most the screen may flag. Measured when the screen landed: 2 of 319, 7 of 400 and
-# (never looked at when choosing settings) 7 of 400.
+# (never looked at when choosing settings) 7 of 400; a fourth day written after it landed, 8 of 400.
 EVERYDAY_CEILINGS = [
     ("everyday.tsv", 319, 5),
     ("everyday_2.tsv", 400, 11),
     ("everyday_3.tsv", 400, 11),
+    ("everyday_4.tsv", 400, 12),
 ]
 
 
@@ -95,12 +101,7 @@ def test_the_screen_rarely_flags_everyday_texts_it_never_saw(
 
 
 def test_the_screen_never_turns_opt_outs_or_emergencies_into_less() -> None:
-    rows = [
-        r
-        for name in ("round_10.tsv", "round_11.tsv", "round_12.tsv")
-        for r in held_out(name)
-        if r.label in ("opt_out", "emergency")
-    ]
+    rows = [r for name in ROUNDS for r in held_out(name) if r.label in ("opt_out", "emergency")]
     said = Counter(default_matcher().classify(r.text).kind for r in rows)
     alone = Counter(rules_only_matcher().classify(r.text).kind for r in rows)
     # Emergencies the screen calls crises still get 911 and a page; an opt-out it calls a crisis
@@ -136,7 +137,7 @@ def test_keywords_and_everyday_replies_are_never_flagged(text: str) -> None:
 
 
 def test_a_screened_opt_out_still_carries_the_opt_out() -> None:
-    rows = [r for name in ("round_10.tsv", "round_11.tsv", "round_12.tsv") for r in held_out(name)]
+    rows = [r for name in ROUNDS for r in held_out(name)]
     screened = [
         r.text
         for r in rows
