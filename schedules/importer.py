@@ -1386,6 +1386,9 @@ def _plan_appointment(
     """Say what loading one row does to its stored appointment (current), if any."""
     if current is None:
         plan.inserts.append(row)
+        # A patient already on file (next week's booster): their reminders are planned anew too.
+        if row.phone in plan.patient_of_phone:
+            plan.touched.add(plan.patient_of_phone[row.phone])
         cancelled = ("cancelled",) if row.status == AppointmentStatus.CANCELLED else ()
         report.add("new", Change(row.line, row.external_id, row.starts_at, None, cancelled))
         return

@@ -1106,3 +1106,34 @@ def test_an_import_gives_sqlite_back_its_page_cache(svc, clinic):
         after = session.connection().exec_driver_sql("PRAGMA cache_size").scalar()
         session.rollback()
     assert seen == [-importer.IMPORT_CACHE_KIB] and after == before
+
+
+def reminder_kinds(svc: Any, external_id: str) -> list[str]:
+    """Return the kinds an appointment's reminders carry (merged ones apart), sorted."""
+    with transaction(svc.sessions) as session:
+        stored = session.scalars(
+            select(Reminder.kinds)
+            .join(Appointment, Reminder.appointment_id == Appointment.id)
+            .where(Appointment.external_id == external_id)
+        )
+        return sorted(kind for kinds in stored for kind in kinds.split(","))
+
+
+@pytest.mark.parametrize("keeps_first", [True, False], ids=["whole-file", "new-rows-only"])
+def test_a_returning_patients_new_visit_gets_its_reminders(load, svc, keeps_first):
+    assert load(csv_of(row("A-1"))).exit_code == 0
+    assert reminder_kinds(svc, "A-1") == ["arrival", "checkin", "fasting"]
+    booster = row("A-2", start=f"{local_day(44)} 09:00")
+    result = load(csv_of(row("A-1"), booster) if keeps_first else csv_of(booster))
+    assert result.exit_code == 0, result.output
+    assert reminder_kinds(svc, "A-2") == ["arrival", "checkin", "fasting"]
+    assert reminder_kinds(svc, "A-1") == ["arrival", "checkin", "fasting"]
+
+
+def test_a_returning_patients_new_visit_gets_its_reminders_through_the_api_path(svc, clinic):
+    for lines in ([row("A-1")], [row("A-1"), row("A-2", start=f"{local_day(44)} 09:00")]):
+        rows, problems = parse_schedule_csv(csv_of(*lines), DENVER)
+        assert problems == []
+        with transaction(svc.sessions) as session:
+            apply_schedule(session, session.get_one(Clinic, clinic["id"]), rows, datetime.now(UTC))
+    assert reminder_kinds(svc, "A-2") == ["arrival", "checkin", "fasting"]
