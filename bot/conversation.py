@@ -55,6 +55,11 @@ PATIENTS = Patient.__table__
 # A check-in answer counts for the visit whose check-in went out this recently.
 CHECKIN_ANSWER_WINDOW = timedelta(hours=48)
 LOW_CHECKIN_SCORES = (1, 2)
+# The appointment words that ask staff to act, and the alert each raises.
+STAFF_REQUESTS = {
+    AppointmentAction.CALL: AlertKind.CALL_BACK,
+    AppointmentAction.RESCHEDULE: AlertKind.RESCHEDULE,
+}
 
 
 @dataclass(frozen=True)
@@ -442,10 +447,8 @@ class _Conversation:
                 self._record_beneath(intent.beneath, outcome, awaited)
             # "My dad had a stroke, can I reschedule?": the request reaches staff too.
             request = self.matcher.visit_request(body)
-            if request is AppointmentAction.RESCHEDULE:
-                self._alert(AlertKind.RESCHEDULE, outcome)
-            elif request is AppointmentAction.CALL:
-                self._alert(AlertKind.CALL_BACK, outcome)
+            if request in STAFF_REQUESTS:
+                self._alert(STAFF_REQUESTS[request], outcome)
             if intent.screened:
                 # The screen can be wrong ("i feel more like myself"): the reply asks, not assumes.
                 return "crisis_screen", {}
@@ -459,7 +462,10 @@ class _Conversation:
             self._opt_in(body, "sms_keyword" if intent.carrier_keyword else "sms_words")
             return None if self._carrier_answered(intent) else ("opt_in", {})
         if self.patient.opted_out:
-            # Honour the opt-out: only HELP is still answered (safety was handled above).
+            # Honour the opt-out: only HELP is still answered (safety was handled above). A
+            # request for a call or a new time still reaches staff, who can phone.
+            if kind is IntentKind.APPOINTMENT and intent.action in STAFF_REQUESTS:
+                self._alert(STAFF_REQUESTS[intent.action], outcome)
             wants_help = intent.kind is IntentKind.TOPIC and intent.topic == "help"
             return ("help", {}) if wants_help else None
         if kind is IntentKind.CHECKIN_SCORE and awaited is not None and intent.score is not None:

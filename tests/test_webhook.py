@@ -578,3 +578,20 @@ def test_twiml_is_what_twilios_own_builder_makes(reply):
     expected.message(reply)
     assert _twiml(reply).get_data(as_text=True) == str(expected)
     assert _twiml(None).get_data(as_text=True) == str(MessagingResponse())
+
+
+@pytest.mark.parametrize(("body", "kind"), [("CALL", "call_back"), ("R", "reschedule")])
+def test_an_opted_out_patients_request_reaches_staff_without_a_reply(
+    client, clinic, svc, body, kind
+):
+    text_bot(client, "STOP")
+    assert reply_of(text_bot(client, body)) is None
+    assert count(svc, Alert, Alert.kind == kind) == 1
+    assert patient_row(svc).opted_out is True
+
+
+def test_an_opted_out_patient_asking_anything_else_raises_no_alert(client, clinic, svc):
+    text_bot(client, "STOP")
+    for body in ("NEXT", "C", "RIDE", "what are the side effects"):
+        assert reply_of(text_bot(client, body)) is None
+    assert count(svc, Alert) == 0
