@@ -61,6 +61,9 @@ log = logging.getLogger("clinicbot.dispatch")
 
 BATCH_SIZE = 200
 STALE_AFTER = timedelta(minutes=2)
+# A paced batch can take longer than STALE_AFTER: its claims are kept fresh this often, so
+# another worker's tick never takes a live batch for a dead one.
+CLAIM_REFRESH = timedelta(seconds=30)
 # No text is marked `sending` ahead of its turn this close to its window's end: a marked text
 # must go, and it must not go in quiet hours.
 MARK_AHEAD_CUTOFF = timedelta(minutes=1)
@@ -175,6 +178,7 @@ def _send_statements() -> _SendStatements:
     reminders = Reminder.__table__
     messages = Message.__table__
     now = bindparam("now", type_=reminders.c.updated_at.type)
+    sent_at = bindparam("sent_at", type_=reminders.c.sent_at.type)
     audit_row = {
         **bound_columns(messages, OUTBOUND_COLUMNS),
         **{
@@ -229,8 +233,8 @@ def _send_statements() -> _SendStatements:
         .values(
             status=ReminderStatus.SENT.value,
             twilio_sid=bindparam("sent_sid"),
-            sent_at=now,
-            updated_at=now,
+            sent_at=sent_at,
+            updated_at=sent_at,
         )
     )
     message_sent = (
@@ -239,8 +243,8 @@ def _send_statements() -> _SendStatements:
         .values(
             status=bindparam("sent_status"),
             twilio_sid=bindparam("sent_sid"),
-            sent_at=now,
-            updated_at=now,
+            sent_at=sent_at,
+            updated_at=sent_at,
         )
     )
     # PostgreSQL runs every data-modifying CTE to completion, read or not. The audit row is only
@@ -310,22 +314,26 @@ def dispatch_due(
     while stop is None or not stop.is_set():
         token = str(uuid.uuid4())
         batch = claim_due(factory, current(), token, batch_size, report)
-        with HandOver(factory, sender, now, status_callback) as hand_over:
+        claimed_at = current()
+        with HandOver(factory, sender, current, status_callback) as hand_over:
             for position, item in enumerate(batch):
+                if current() - claimed_at >= CLAIM_REFRESH:
+                    claimed_at = current()
+                    keep_claims(factory, token, claimed_at)
                 abandoning = abandon is not None and abandon.is_set()
                 if abandoning and not hand_over.marked(item):
                     hand_over.record_pending()
-                    release(factory, batch[position:], now)
+                    release(factory, batch[position:], current())
                     report.reminders["released"] += len(batch) - position
                     break
                 # The window may close before or while the send rate holds this text: it then
                 # waits for the next window (or expires), like any text that missed one.
                 if _past_window(item, current(), hand_over):
-                    _hold_back(factory, hand_over, item, now, report)
+                    _hold_back(factory, hand_over, item, current(), report)
                     continue
                 rate.wait(item.from_number, item.per_second, hand_over.record_pending)
                 if _past_window(item, current(), hand_over):
-                    _hold_back(factory, hand_over, item, now, report)
+                    _hold_back(factory, hand_over, item, current(), report)
                     continue
                 following = batch[position + 1] if position + 1 < len(batch) else None
                 if (
@@ -545,6 +553,16 @@ def release(factory: sessionmaker[Session], items: Sequence[Claimed], now: datet
             )
 
 
+def keep_claims(factory: sessionmaker[Session], token: str, now: datetime) -> None:
+    """Mark a live batch's claims not yet handed over as touched at now (see CLAIM_REFRESH)."""
+    with transaction(factory) as session:
+        session.execute(
+            update(Reminder)
+            .where(Reminder.claim_token == token, Reminder.status == ReminderStatus.CLAIMED)
+            .values(updated_at=now)
+        )
+
+
 @dataclass(frozen=True)
 class _Sent:
     """A text the provider accepted whose outcome is not committed yet."""
@@ -553,6 +571,7 @@ class _Sent:
     message_id: int
     sid: str
     status: str
+    at: datetime  # when the provider accepted it
 
 
 class HandOver:
@@ -577,12 +596,14 @@ class HandOver:
         self,
         factory: sessionmaker[Session],
         sender: Sender,
-        now: datetime,
+        clock: Callable[[], datetime],
         status_callback: str | None,
     ) -> None:
         self._factory = factory
         self._sender = sender
-        self._now = now
+        # The run's clock, not its start: a paced batch takes minutes, and each mark checks the
+        # text's expiry and stamps its times at the moment it is made.
+        self._clock = clock
         self._status_callback = status_callback
         self._statements = _send_statements()
         self._connections = ConnectionTransactions(factory)
@@ -624,7 +645,7 @@ class HandOver:
                 ahead[1].result()
             message_id = self._mark(self._values(item))
         if message_id is None:
-            return _settle_refused(self._factory, item, self._now)
+            return _settle_refused(self._factory, item, self._clock())
         if (
             self._one_statement
             and following is not None
@@ -642,8 +663,10 @@ class HandOver:
                 status_callback=self._status_callback,
             )
         except SendError as exc:
-            return _record_failure(self._factory, item.reminder_id, message_id, exc, self._now)
-        self._pending = _Sent(item.reminder_id, message_id, result.sid, result.status)
+            return _record_failure(self._factory, item.reminder_id, message_id, exc, self._clock())
+        self._pending = _Sent(
+            item.reminder_id, message_id, result.sid, result.status, self._clock()
+        )
         return ReminderStatus.SENT
 
     def _values(self, item: Claimed) -> dict[str, Any]:
@@ -659,7 +682,7 @@ class HandOver:
             "body": item.body,
             "language": item.language,
             "classification": f"reminder:{item.kinds}",
-            "now": self._now,
+            "now": self._clock(),
         }
         self._pending = None
         return values
@@ -685,7 +708,8 @@ class HandOver:
             "sent_message_id": sent.message_id if sent else None,
             "sent_sid": sent.sid if sent else None,
             "sent_status": sent.status if sent else None,
-            "now": self._now,
+            "sent_at": sent.at if sent else None,
+            "now": self._clock(),
         }
 
     def _hand_over_in_one_statement(self, values: dict[str, Any]) -> int | None:
