@@ -27,6 +27,7 @@ from schedules.models import (
     ReminderStatus,
 )
 from schedules.planner import (
+    SKIPPED_DAILY_CAP,
     PlanMemo,
     PlannedText,
     TimingSettings,
@@ -88,14 +89,14 @@ def sync_reminders(
         following = None
         if number + 1 < len(chunks):
             following = _read_chunk(session, chunks[number + 1], now)
-        new_rows, cancelled = planned
+        new_rows, changed = planned
         # On the DBAPI cursor: ORM objects, or even Core's per-row parameter handling, would
         # cost seconds for an import's tens of thousands.
         with _INSERT_REMINDERS.writing(session.connection(), conversions) as writer:
             writer.write(new_rows)
             if following is not None:
                 planned = _plan_chunk(clinic_id, following, memo, now)
-        _cancel(session, cancelled)
+        _change_statuses(session, changed)
 
 
 def replan_clinic(session: Session, clinic: Clinic, now: datetime) -> None:
@@ -131,6 +132,7 @@ class _Stored(NamedTuple):
     due_at: datetime
     planned_start: datetime
     status: str
+    status_reason: str | None
 
 
 class _ChunkState(NamedTuple):
@@ -165,6 +167,7 @@ def _read_chunk(session: Session, patient_ids: Sequence[int], now: datetime) -> 
             Reminder.due_at,
             Reminder.planned_start,
             Reminder.status,
+            Reminder.status_reason,
         ).where(Reminder.patient_id.in_(patient_ids), Reminder.planned_start >= now - LOOKBACK)
     ):
         existing[row.patient_id].append(_Stored(*row))
@@ -174,9 +177,9 @@ def _read_chunk(session: Session, patient_ids: Sequence[int], now: datetime) -> 
 def _plan_chunk(
     clinic_id: int, state: _ChunkState, memo: PlanMemo, now: datetime
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Return a chunk's reminders to insert and its stale pending ones to cancel; no queries."""
+    """Return a chunk's reminders to insert and its stored ones' status changes; no queries."""
     new_rows: list[dict[str, Any]] = []
-    cancelled: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
     for patient_id in state.patient_ids:
         appointments = {a.id: a for a in state.visits.get(patient_id, ())}
         plan = plan_patient(
@@ -189,17 +192,17 @@ def _plan_chunk(
             memo,
         )
         stored = state.existing.get(patient_id, [])
-        _reconcile(clinic_id, patient_id, appointments, plan, stored, now, new_rows, cancelled)
-    return new_rows, cancelled
+        _reconcile(clinic_id, patient_id, appointments, plan, stored, now, new_rows, changed)
+    return new_rows, changed
 
 
-def _cancel(session: Session, cancelled: list[dict[str, Any]]) -> None:
-    """Write the cancellations of stale pending reminders."""
-    if not cancelled:
+def _change_statuses(session: Session, changed: list[dict[str, Any]]) -> None:
+    """Write the status changes of stored reminders (each row: id, status, reason, time)."""
+    if not changed:
         return
-    session.execute(update(Reminder), cancelled)
+    session.execute(update(Reminder), changed)
     # The bulk update bypasses the identity map: reload any of these already loaded.
-    ids = {row["id"] for row in cancelled}
+    ids = {row["id"] for row in changed}
     for instance in list(session.identity_map.values()):
         if isinstance(instance, Reminder) and instance.id in ids:
             session.expire(instance)
@@ -213,9 +216,10 @@ def _reconcile(
     existing: list[_Stored],
     now: datetime,
     new_rows: list[dict[str, Any]],
-    cancelled: list[dict[str, Any]],
+    changed: list[dict[str, Any]],
 ) -> None:
-    """Collect the stale pending reminders to cancel and the planned ones not yet stored."""
+    """Collect the planned reminders not yet stored, and the status changes of stored ones:
+    stale ones cancelled, and the daily cap's skips as the plan now has them."""
     done_kinds: set[tuple[int, datetime, str]] = set()
     keep: dict[tuple[int, str, datetime, datetime], _Stored] = {}
     for reminder in existing:
@@ -242,7 +246,26 @@ def _reconcile(
             joined = _joined(text.kinds)
         key = (appointment.id, joined, text.due_at, appointment.starts_at)
         wanted.add(key)
-        if key in keep:
+        stored = keep.get(key)
+        if stored is not None:
+            # The daily cap is the plan's, day by day: a stored text follows it both ways (a
+            # text the dispatcher skipped, for an opt-out say, stays as the dispatcher left it).
+            skip = text.skipped_reason
+            capped = stored.status_reason == SKIPPED_DAILY_CAP
+            if (skip and stored.status == ReminderStatus.PENDING) or (
+                not skip
+                and capped
+                and stored.status == ReminderStatus.SKIPPED
+                and text.expires_at > now
+            ):
+                changed.append(
+                    {
+                        "id": stored.id,
+                        "status": ReminderStatus.SKIPPED if skip else ReminderStatus.PENDING,
+                        "status_reason": skip,
+                        "updated_at": now,
+                    }
+                )
             continue
         status, reason = ReminderStatus.PENDING, None
         if text.skipped_reason:
@@ -266,7 +289,7 @@ def _reconcile(
         )
     for key, reminder in keep.items():
         if key not in wanted:
-            cancelled.append(
+            changed.append(
                 {
                     "id": reminder.id,
                     "status": ReminderStatus.CANCELLED,

@@ -1137,3 +1137,47 @@ def test_a_returning_patients_new_visit_gets_its_reminders_through_the_api_path(
         with transaction(svc.sessions) as session:
             apply_schedule(session, session.get_one(Clinic, clinic["id"]), rows, datetime.now(UTC))
     assert reminder_kinds(svc, "A-2") == ["arrival", "checkin", "fasting"]
+
+
+def checkins(svc: Any, external_id: str) -> list[tuple[str, str | None]]:
+    """Return (status, reason) of an appointment's check-in reminders."""
+    with transaction(svc.sessions) as session:
+        return list(
+            session.execute(
+                select(Reminder.status, Reminder.status_reason)
+                .join(Appointment, Reminder.appointment_id == Appointment.id)
+                .where(Appointment.external_id == external_id, Reminder.kinds == "checkin")
+            )
+        )
+
+
+def pending_on(svc: Any, day: str) -> list[str]:
+    """Return the kinds of the reminders pending on one local day, sorted."""
+    with transaction(svc.sessions) as session:
+        stored = session.scalars(select(Reminder).where(Reminder.status == ReminderStatus.PENDING))
+        return sorted(
+            r.kinds for r in stored if r.due_at.astimezone(DENVER).date().isoformat() == day
+        )
+
+
+THREE_DAYS = [row(f"A-{n}", start=f"{local_day(10 + n)} 14:00") for n in (1, 2, 3)]
+
+
+def test_a_text_the_daily_cap_skipped_goes_once_a_cancellation_makes_room(load, svc):
+    assert load(csv_of(*THREE_DAYS)).exit_code == 0
+    # A-1's check-in falls on A-2's day with A-2's fasting and arrival texts: one too many.
+    assert checkins(svc, "A-1") == [("skipped", "daily cap")]
+    cancelled = row("A-2", start=f"{local_day(12)} 14:00", status="cancelled")
+    assert load(csv_of(THREE_DAYS[0], cancelled, THREE_DAYS[2])).exit_code == 0
+    assert checkins(svc, "A-1") == [("pending", None)]
+
+
+def test_a_visit_moved_next_to_others_makes_the_daily_cap_skip_a_stored_text(load, svc):
+    far = row("A-3", start=f"{local_day(40)} 14:00")
+    assert load(csv_of(THREE_DAYS[0], THREE_DAYS[1], far)).exit_code == 0
+    # A-1's check-in shares its day with A-2's arrival: two texts, within the cap.
+    assert checkins(svc, "A-1") == [("pending", None)]
+    # A-3 moves next to them: its fasting text makes that day's third.
+    assert load(csv_of(*THREE_DAYS)).exit_code == 0
+    assert checkins(svc, "A-1") == [("skipped", "daily cap")]
+    assert pending_on(svc, local_day(12)) == ["arrival", "fasting"]
