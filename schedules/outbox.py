@@ -15,7 +15,7 @@ from sqlalchemy import Select, Update, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from schedules.db import transaction
-from schedules.models import IS_PAGE, Message, MessageStatus
+from schedules.models import IS_PAGE, Message, MessageStatus, Purpose
 from schedules.phones import mask_phone
 from schedules.sender import Sender, SendError
 
@@ -48,6 +48,7 @@ def send_claimed(
         if message is None:
             return "missing"
         to, body, from_number = message.to_number, message.body, message.from_number
+        is_page = message.purpose == Purpose.PAGE
     outcome: dict[str, object]
     try:
         result = sender.send(
@@ -61,12 +62,16 @@ def send_claimed(
         session.execute(
             update(Message).where(Message.id == message_id).values(updated_at=now, **outcome)
         )
-    log.info(
-        "outbound text %s",
-        outcome["status"],
-        extra={"message_id": message_id, "to": mask_phone(to), "status": outcome["status"]},
-    )
-    return str(outcome["status"])
+    status = str(outcome["status"])
+    extra = {"message_id": message_id, "to": mask_phone(to), "status": status}
+    if is_page and status in (MessageStatus.FAILED, MessageStatus.UNKNOWN):
+        # On-call may not have heard of a crisis: loud enough for the operator's log alerts.
+        log.error(
+            "page to on-call %s", status, extra={**extra, "error_code": outcome.get("error_code")}
+        )
+    else:
+        log.info("outbound text %s", status, extra=extra)
+    return status
 
 
 def _failure_outcome(

@@ -373,6 +373,20 @@ def test_page_does_not_hold_the_reply_when_twilio_is_slow(client, clinic, svc, t
     svc.pages.drain()
 
 
+def test_a_page_twilio_refuses_is_logged_as_an_error_for_the_operator(
+    client, clinic, svc, twilio_stub, caplog
+):
+    # The on-call phone once texted STOP to the clinic's number: Twilio refuses every page.
+    twilio_stub.fail_for(ONCALL, status=400, code=21610)
+    assert "988" in (reply_of(text_bot(client, "I took all my pills")) or "")
+    svc.pages.drain()
+    with transaction(svc.sessions) as session:
+        page = session.scalars(select(Message).where(Message.purpose == "page")).one()
+    assert (page.status, page.error_code) == ("failed", 21610)
+    failed = [r for r in caplog.records if r.getMessage() == "page to on-call failed"]
+    assert [(r.levelname, r.error_code) for r in failed] == [("ERROR", 21610)]
+
+
 def test_medical_emergency_gets_the_911_reply_and_an_emergency_alert(client, clinic, svc):
     reply = reply_of(text_bot(client, "my chest pain is really bad"))
     assert reply is not None and "911" in reply
