@@ -7,7 +7,16 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from schedules.models import STATUS_RANK, Message, MessageStatus, Reminder, ReminderStatus
+from schedules.alerts import raise_alert
+from schedules.models import (
+    STATUS_RANK,
+    AlertKind,
+    Message,
+    MessageStatus,
+    Patient,
+    Reminder,
+    ReminderStatus,
+)
 
 # What Twilio may report; our own bookkeeping statuses are not among them.
 TWILIO_STATUSES = frozenset(STATUS_RANK) - {MessageStatus.CLAIMED, MessageStatus.UNKNOWN}
@@ -19,6 +28,9 @@ REMINDER_OUTCOME = {
     "undelivered": ReminderStatus.FAILED,
     "failed": ReminderStatus.FAILED,
 }
+# Delivery errors that say the number will never take a text (30006: a landline or a carrier
+# that cannot be reached; 30003, a phone switched off, passes): its later texts are skipped.
+UNUSABLE_NUMBER_DELIVERY_CODES = frozenset({30006})
 
 
 def record_delivery_status(
@@ -40,4 +52,26 @@ def record_delivery_status(
             .where(Reminder.twilio_sid == sid, Reminder.status == ReminderStatus.SENT)
             .values(status=outcome, error_code=error_code, updated_at=now)
         )
+    if outcome is ReminderStatus.FAILED and error_code in UNUSABLE_NUMBER_DELIVERY_CODES:
+        _mark_number_unusable(session, sid, error_code, now)
     return True
+
+
+def _mark_number_unusable(session: Session, sid: str, error_code: int, now: datetime) -> None:
+    """Record that the patient a reminder went to cannot take texts, and tell staff once."""
+    reminder = session.scalar(select(Reminder).where(Reminder.twilio_sid == sid))
+    if reminder is None:
+        return
+    reminder.status_reason = f"number cannot take texts ({error_code})"
+    patient = session.get_one(Patient, reminder.patient_id)
+    if patient.unusable_at is not None:
+        return
+    patient.unusable_code, patient.unusable_at = error_code, now
+    raise_alert(
+        session,
+        clinic_id=reminder.clinic_id,
+        patient_id=patient.id,
+        kind=AlertKind.UNUSABLE_NUMBER,
+        now=now,
+        message_id=reminder.message_id,
+    )

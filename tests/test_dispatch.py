@@ -368,6 +368,27 @@ def test_status_callback_moves_a_reminder_to_delivered(svc, clinic, twilio_stub,
     assert reminders_by_id(svc, first.id).status == "delivered"
 
 
+def test_a_landline_reported_by_the_callback_gets_no_more_reminders(
+    svc, clinic, twilio_stub, client
+):
+    book(svc, clinic["id"], "2026-12-02T13:00")
+    first, *rest = reminders(svc)
+    run(svc, first.due_at)
+    sid = reminders_by_id(svc, first.id).twilio_sid
+    params = {"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": "30006"}
+    assert post_signed(client, "/twilio/status", params).status_code == 204
+    post_signed(client, "/twilio/status", {**params, "MessageStatus": "failed"})
+    stored = reminders_by_id(svc, first.id)
+    assert (stored.status, stored.error_code) == ("failed", 30006)
+    with transaction(svc.sessions) as session:
+        assert session.scalars(select(Alert.kind)).all() == ["unusable_number"]
+        assert session.get_one(Patient, first.patient_id).unusable_code == 30006
+    for reminder in rest:
+        run(svc, reminder.due_at)
+    assert [reminders_by_id(svc, r.id).status for r in rest] == ["skipped"] * len(rest)
+    assert len(sent_to(twilio_stub)) == 1
+
+
 def test_status_callback_failure_records_the_error(svc, clinic, twilio_stub, client):
     book(svc, clinic["id"], "2026-12-02T13:00")
     first = reminders(svc)[0]
