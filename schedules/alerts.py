@@ -14,6 +14,8 @@ log = logging.getLogger("clinicbot.alerts")
 
 # Days ahead in which a visit is at risk when its patient can no longer be texted.
 VISIT_AT_RISK_DAYS = 7
+# Alerts about a patient's safety: acknowledged only with a note saying what was done.
+SAFETY_KINDS: tuple[str, ...] = (AlertKind.CRISIS, AlertKind.EMERGENCY)
 
 
 def raise_alert(

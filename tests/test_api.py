@@ -128,8 +128,11 @@ def runner(database_url: str) -> CliRunner:
     )
 
 
-def add_alert(svc: Services, clinic_id: int, body: str = "I can't go on") -> int:
-    """Raise a crisis alert, with the text behind it, for a new patient; return its id."""
+def add_alert(
+    svc: Services, clinic_id: int, body: str = "I can't go on", kind: AlertKind = AlertKind.CRISIS
+) -> int:
+    """Raise an alert (a crisis unless told), with the text behind it, for a new patient; return
+    its id."""
     with transaction(svc.sessions) as session:
         patient = Patient(clinic_id=clinic_id, phone="+17205550999", name="Pat")
         session.add(patient)
@@ -149,7 +152,7 @@ def add_alert(svc: Services, clinic_id: int, body: str = "I can't go on") -> int
             session,
             clinic_id=clinic_id,
             patient_id=patient.id,
-            kind=AlertKind.CRISIS,
+            kind=kind,
             now=datetime.now(UTC),
             message_id=message.id,
         )
@@ -643,13 +646,56 @@ def test_acknowledge_alert_records_who_once_and_is_audited(api, svc, clinic):
     assert entry.actor == "token:ehr-sync" and entry.target_id == alert_id
 
 
-@pytest.mark.parametrize("body", [{}, {"by": ""}, {"by": "   "}, {"by": "x", "extra": 1}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"by": ""},
+        {"by": "   "},
+        {"by": "x", "extra": 1},
+        # A crisis is closed only with what was done: closing it stops the re-pages.
+        {"by": "x"},
+        {"by": "x", "note": None},
+        {"by": "x", "note": "  "},
+    ],
+)
 def test_acknowledge_with_a_bad_body_gets_422_and_changes_nothing(api, svc, clinic, body):
     alert_id = add_alert(svc, clinic["id"])
     assert api.get("/alerts").status_code == 200
     before = dump(svc)
     assert api.post(f"/alerts/{alert_id}/acknowledge", body).status_code == 422
     assert dump(svc) == before
+
+
+def test_every_read_of_patient_data_is_audited_with_the_token(api, svc, clinic):
+    assert api.upsert(appointment()).status_code == 200
+    add_alert(svc, clinic["id"])
+    for path in ("/appointments", "/appointments/A-1", "/reminders", "/alerts"):
+        assert api.get(path).status_code == 200, path
+    for action in (
+        "api_view_appointments",
+        "api_view_appointment",
+        "api_view_reminders",
+        "api_view_alerts",
+    ):
+        (entry,) = audits(svc, action)
+        assert entry.actor == "token:ehr-sync", action
+    assert api.get("/appointments/NOPE").status_code == 404
+    assert len(audits(svc, "api_view_appointment")) == 1
+
+
+def test_an_operational_alert_is_acknowledged_without_a_note(api, svc, clinic):
+    alert_id = add_alert(svc, clinic["id"], "CALL", kind=AlertKind.CALL_BACK)
+    response = api.post(f"/alerts/{alert_id}/acknowledge", {"by": "front desk"})
+    assert response.status_code == 200 and response.json["acknowledged_now"] is True
+    assert response.json["alert"]["note"] is None
+
+
+def test_a_crisis_without_a_note_is_refused_with_a_reason(api, svc, clinic):
+    alert_id = add_alert(svc, clinic["id"])
+    response = api.post(f"/alerts/{alert_id}/acknowledge", {"by": "x"})
+    assert response.status_code == 422 and response.json["error"] == "note_required"
+    assert "note" in response.json["message"]
 
 
 @pytest.mark.parametrize("alert_id", ["0", "-1", "99999999999", "abc"])

@@ -27,6 +27,7 @@ from bot.services import ClinicInfo, services
 from messages.catalog import ContentError
 from messages.intents import LANGUAGES, Intent, IntentKind
 from messages.segments import count_segments
+from schedules.alerts import SAFETY_KINDS
 from schedules.db import transaction, writer_lock
 from schedules.models import (
     Alert,
@@ -50,7 +51,6 @@ OPERATIONAL_KINDS: tuple[str, ...] = (
     AlertKind.SEND_FAILED,
 )
 ALL_KINDS: tuple[str, ...] = tuple(AlertKind)
-SAFETY_KINDS: tuple[str, ...] = (AlertKind.CRISIS, AlertKind.EMERGENCY)
 KIND_LABELS: dict[str, str] = {
     AlertKind.CRISIS: "Crisis language",
     AlertKind.EMERGENCY: "Medical emergency",

@@ -44,6 +44,7 @@ from bot.api.schemas import (
 )
 from bot.api.tokens import TokenOwner, find_owner, touch
 from bot.services import services
+from schedules.alerts import SAFETY_KINDS
 from schedules.content import clinic_catalog
 from schedules.db import transaction
 from schedules.importer import (
@@ -478,9 +479,10 @@ def list_appointments() -> ResponseReturnValue:
             )
         )
     statement = statement.order_by(Appointment.starts_at, Appointment.id).limit(query.limit + 1)
-    with services().sessions() as session:
+    with transaction(services().sessions) as session:
         found = session.execute(statement).all()
-    page = found[: query.limit]
+        page = found[: query.limit]
+        _audit(session, "api_view_appointments", detail=f"{len(page)} listed")
     next_cursor = None
     if len(found) > query.limit:
         last = page[-1][0]
@@ -501,7 +503,7 @@ def list_appointments() -> ResponseReturnValue:
 def get_appointment(appointment_id: str) -> ResponseReturnValue:
     """Return one of the clinic's appointments by the clinic's own id."""
     owner = _owner()
-    with services().sessions() as session:
+    with transaction(services().sessions) as session:
         found = session.execute(
             select(Appointment, Patient)
             .join(Patient, Appointment.patient_id == Patient.id)
@@ -510,6 +512,10 @@ def get_appointment(appointment_id: str) -> ResponseReturnValue:
                 Appointment.external_id == appointment_id,
             )
         ).first()
+        if found is not None:
+            _audit(
+                session, "api_view_appointment", target_type="appointment", target_id=found[0].id
+            )
     if found is None:
         return error_response(404, "not_found", "this clinic has no appointment with that id")
     return _appointment_json(found[0], found[1], ZoneInfo(owner.timezone)), 200
@@ -545,11 +551,12 @@ def list_reminders() -> ResponseReturnValue:
             or_(Reminder.due_at > moment, and_(Reminder.due_at == moment, Reminder.id > last_id))
         )
     statement = statement.order_by(Reminder.due_at, Reminder.id).limit(query.limit + 1)
-    with services().sessions() as session:
+    with transaction(services().sessions) as session:
         clinic = _clinic(session)
         found = session.execute(statement).all()
         page = found[: query.limit]
         listed = reminder_json(session, clinic, [(r, a, p) for r, a, p in page])
+        _audit(session, "api_view_reminders", detail=f"{len(page)} listed")
     next_cursor = None
     if len(found) > query.limit:
         last = page[-1][0]
@@ -624,9 +631,10 @@ def list_alerts() -> ResponseReturnValue:
             or_(Alert.created_at < moment, and_(Alert.created_at == moment, Alert.id < last_id))
         )
     statement = statement.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(query.limit + 1)
-    with services().sessions() as session:
+    with transaction(services().sessions) as session:
         found = list(session.scalars(statement))
-    page = found[: query.limit]
+        page = found[: query.limit]
+        _audit(session, "api_view_alerts", detail=f"{len(page)} listed")
     next_cursor = _cursor(page[-1].created_at, page[-1].id) if len(found) > query.limit else None
     return {"alerts": [_alert_json(a) for a in page], "next_cursor": next_cursor}, 200
 
@@ -654,10 +662,18 @@ def acknowledge_alert(alert_id: int) -> ResponseReturnValue:
         if alert is None:
             return not_found
         now_acknowledged = alert.acknowledged_at is None
+        note = (json.note or "").strip() or None
+        if now_acknowledged and alert.kind in SAFETY_KINDS and note is None:
+            # As on the staff pages: closing a crisis stops the re-pages to on-call.
+            return error_response(
+                422,
+                "note_required",
+                f"a {alert.kind} alert is acknowledged only with a note saying what was done",
+            )
         if now_acknowledged:
             alert.acknowledged_at = datetime.now(UTC)
             alert.acknowledged_by = json.by.strip()
-            alert.note = json.note
+            alert.note = note
             _audit(
                 session,
                 "api_ack_alert",
