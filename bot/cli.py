@@ -23,7 +23,7 @@ from bot.cli_schedules import import_command
 from bot.conversation import InboundText
 from bot.inbound import UnknownClinicNumber, receive_text
 from bot.services import services
-from messages.catalog import ContentError, load_catalog
+from messages.catalog import Catalog, ContentError, load_catalog
 from messages.check import check_catalog, format_report, summarise
 from schedules.clinics import InvalidClinic, add_clinic, clinic_by_slug
 from schedules.db import transaction
@@ -281,10 +281,17 @@ def content() -> None:
 @content.command("check")
 @click.option("--strict", is_flag=True, help="Also fail on snippets not yet approved.")
 @click.option("--dir", "content_dir", default=None, help="A clinic's override folder to check.")
-def content_check(strict: bool, content_dir: str | None) -> None:
+@click.option(
+    "--clinic",
+    "slug",
+    default=None,
+    help="Check what this clinic's bot sends: its folder and the versions approved on the "
+    "staff pages.",
+)
+def content_check(strict: bool, content_dir: str | None, slug: str | None) -> None:
     """Validate the content files: segments, coverage, required words, approval."""
     try:
-        catalog = load_catalog(content_dir)
+        catalog = load_catalog(content_dir) if slug is None else _clinic_content(slug, content_dir)
     except ContentError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -299,6 +306,20 @@ def content_check(strict: bool, content_dir: str | None) -> None:
         click.echo(format_report(problems), err=True)
         sys.exit(1)
     click.echo("content check passed")
+
+
+def _clinic_content(slug: str, content_dir: str | None) -> Catalog:
+    """Return the clinic's content as its bot sends it (its folder unless content_dir is given)."""
+    from schedules.content import clinic_catalog
+    from schedules.settings import effective_settings
+
+    svc = services(_app())
+    with transaction(svc.sessions) as session:
+        clinic = clinic_by_slug(session, slug)
+        if clinic is None:
+            raise click.BadParameter(f"no clinic {slug!r}", param_hint="--clinic")
+        folder = content_dir or effective_settings(clinic.settings).get("content_dir") or None
+        return clinic_catalog(session, clinic.id, folder)
 
 
 @main.command()

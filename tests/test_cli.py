@@ -174,6 +174,40 @@ def test_content_check_strict_fails_on_unapproved_defaults(runner):
     assert "UNAPPROVED" in result.output
 
 
+def test_content_check_strict_for_a_clinic_counts_what_staff_approved(runner, svc, clinic):
+    from datetime import UTC, datetime
+
+    from messages.catalog import load_catalog
+    from schedules.content import approve
+
+    strict = ["content", "check", "--strict", "--clinic", "denver"]
+    before = runner.invoke(main, strict)
+    assert before.exit_code == 1 and "UNAPPROVED" in before.output
+    shipped = load_catalog()
+    with transaction(svc.sessions) as session:
+        for snippet in shipped.snippets():
+            approve(
+                session,
+                clinic["id"],
+                snippet.id,
+                snippet.language,
+                seen_version=0,
+                default_text=snippet.text,
+                approver="Dr. Rivera",
+                now=datetime.now(UTC),
+            )
+    after = runner.invoke(main, strict)
+    assert after.exit_code == 0, after.output
+    assert "UNAPPROVED" not in after.output and "content check passed" in after.output
+    # The shipped files alone are still unapproved defaults.
+    assert runner.invoke(main, ["content", "check", "--strict"]).exit_code == 1
+
+
+def test_content_check_for_an_unknown_clinic_fails_clearly(runner):
+    result = runner.invoke(main, ["content", "check", "--clinic", "nope"])
+    assert result.exit_code == 2 and "no clinic" in result.output
+
+
 def test_dispatch_once_sends_a_page_the_web_process_left_behind(runner, database_url):
     runner.invoke(main, ["demo"])
     engine = make_engine(database_url)
