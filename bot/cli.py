@@ -404,7 +404,13 @@ def dispatch(once: bool, now_text: str | None) -> None:
             )
     app = _app()
     svc = services(app)
-    report = dispatch_due(svc.sessions, svc.sender, now, _status_callback(app))
+    report = dispatch_due(
+        svc.sessions,
+        svc.sender,
+        now,
+        _status_callback(app),
+        public_base_url=app.config.get("PUBLIC_BASE_URL"),
+    )
     click.echo(
         json.dumps({"now": now.isoformat(), "pages": len(report.pages), "sent": report.sent})
     )
@@ -416,7 +422,13 @@ def worker(interval: float) -> None:
     """Run the worker that sends due texts until stopped."""
     app = _app()
     svc = services(app)
-    Worker(svc.sessions, svc.sender, interval, _status_callback(app)).run()
+    Worker(
+        svc.sessions,
+        svc.sender,
+        interval,
+        _status_callback(app),
+        public_base_url=app.config.get("PUBLIC_BASE_URL"),
+    ).run()
 
 
 DEMO_CLINIC = {

@@ -291,6 +291,7 @@ def dispatch_due(
     rate: SendRate | None = None,
     stop: threading.Event | None = None,
     abandon: threading.Event | None = None,
+    public_base_url: str | None = None,
 ) -> DispatchReport:
     """Send every page and reminder due at now; return what happened.
 
@@ -299,7 +300,9 @@ def dispatch_due(
     report = DispatchReport(
         pages=sweep_pages(factory, sender, now, status_callback=status_callback)
     )
-    report.pages.update(repage_unacknowledged(factory, sender, now, status_callback))
+    report.pages.update(
+        repage_unacknowledged(factory, sender, now, status_callback, public_base_url)
+    )
     recover_stale_claims(factory, now)
     expired = expire_overdue(factory, now)
     if expired:

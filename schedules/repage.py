@@ -34,18 +34,21 @@ def repage_unacknowledged(
     sender: Sender,
     now: datetime,
     status_callback: str | None = None,
+    public_base_url: str | None = None,
 ) -> dict[int, str]:
     """Page again for each crisis or emergency alert left unacknowledged for the clinic's
     interval; return the status each new page ended in."""
     with transaction(factory) as session:
-        page_ids = claim_repages(session, now)
+        page_ids = claim_repages(session, now, public_base_url)
     if not page_ids:
         return {}
     return send_now(factory, sender, page_ids, now, status_callback)
 
 
-def claim_repages(session: Session, now: datetime) -> list[int]:
-    """Claim the alerts due a re-page and add their pending page rows; return the pages' ids."""
+def claim_repages(session: Session, now: datetime, public_base_url: str | None = None) -> list[int]:
+    """Claim the alerts due a re-page and add their pending page rows; return the pages' ids.
+
+    public_base_url makes the link of a page written afresh (no first page to repeat) whole."""
     rows = session.execute(
         select(Alert, Clinic)
         .join(Clinic, Clinic.id == Alert.clinic_id)
@@ -86,11 +89,12 @@ def claim_repages(session: Session, now: datetime) -> list[int]:
         original = first_pages.get(alert.message_id) if alert.message_id else None
         if original is None:
             # No first page to repeat (the clinic had no on-call number then): the same words.
-            link = (
+            path = (
                 f"/admin/patients/{alert.patient_id}/conversation"
                 if alert.patient_id
                 else "/admin/alerts"
             )
+            link = f"{public_base_url or ''}{path}"
             original = render_page(
                 alert.kind, clinic_name=clinic.name, alert_id=alert.id, link=link
             )

@@ -35,10 +35,12 @@ class Worker:
         sender: Sender,
         interval_seconds: float = 5.0,
         status_callback: str | None = None,
+        public_base_url: str | None = None,
     ) -> None:
         self.factory = factory
         self.sender = sender
         self.status_callback = status_callback
+        self.public_base_url = public_base_url
         self.stopping = threading.Event()
         self.abandon = threading.Event()
         self.rate = SendRate()
@@ -72,6 +74,7 @@ class Worker:
                     rate=self.rate,
                     stop=self.stopping,
                     abandon=self.abandon,
+                    public_base_url=self.public_base_url,
                 )
             except Exception:
                 # The next tick tries again; a crash here must not stop the clock.

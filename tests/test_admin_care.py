@@ -398,7 +398,14 @@ def test_a_crisis_without_a_first_page_is_still_paged_again(client, svc, clinic,
     with transaction(svc.sessions) as session:
         session.execute(update(Clinic).values(oncall_number=ONCALL))
     alert = alert_of(svc, "crisis")
-    repage_unacknowledged(svc.sessions, svc.sender, alert.created_at + timedelta(minutes=10))
+    repage_unacknowledged(
+        svc.sessions,
+        svc.sender,
+        alert.created_at + timedelta(minutes=10),
+        public_base_url="https://bot.example.org",
+    )
     (sent,) = pages_to_oncall(twilio_stub)
     assert sent["Body"].startswith("REMINDER") and f"ALERT #{alert.id}" in sent["Body"]
-    assert f"/admin/patients/{alert.patient_id}/conversation" in sent["Body"]
+    # A link on-call can open from the text, not a path alone.
+    link = f"https://bot.example.org/admin/patients/{alert.patient_id}/conversation"
+    assert link in sent["Body"]
