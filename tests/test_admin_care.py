@@ -156,6 +156,15 @@ def test_acknowledging_twice_keeps_the_first(app, svc, staff, crisis):
     assert alert.acknowledged_by == staff["clinician"] and alert.note == "rang back"
 
 
+def test_a_crisis_acknowledged_meanwhile_says_by_whom_even_without_a_note(app, svc, staff, crisis):
+    acknowledge(client_for(app, staff["clinician"]), crisis["crisis"], "called, safe at home")
+    late = client_for(app, staff["admin"])
+    assert acknowledge(late, crisis["crisis"], "").status_code == 303
+    html = page(late, "/admin/alerts")
+    assert f"was already acknowledged by {staff['clinician']}" in html
+    assert alert_of(svc, "crisis").note == "called, safe at home"
+
+
 def test_front_desk_sees_call_backs_but_never_crisis_alerts(app, svc, staff, crisis):
     browser = client_for(app, staff["frontdesk"])
     html = page(browser, "/admin/alerts")

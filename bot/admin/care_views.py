@@ -217,7 +217,7 @@ def acknowledge_alert(alert_id: int) -> ResponseReturnValue:
             forbidden = True
         else:
             forbidden = False
-            if alert.kind in SAFETY_KINDS and not note:
+            if alert.acknowledged_at is None and alert.kind in SAFETY_KINDS and not note:
                 flash(f"Alert #{alert_id}: say what was done in the note before acknowledging it.")
                 return redirect(back, code=303)
             done = session.execute(
