@@ -197,16 +197,27 @@ def test_reminder_that_missed_the_window_is_not_sent_in_quiet_hours(svc, clinic,
     assert [r.kinds for r in reminders(svc) if r.status == "sent"] == ["checkin"]
 
 
-def test_a_paced_batch_stops_at_the_window_end_and_the_rest_waits(svc, clinic, twilio_stub):
-    for n in range(5):
-        book(svc, clinic["id"], "2026-12-02T23:00", phone=f"+1720555030{n}", external_id=f"W{n}")
+def book_paced(svc: Services, clinic_id: int, start: str, patients: int) -> list[float]:
+    """Book one visit at start for each of several patients of a clinic sending one text a
+    second; return the fake clock a SendRate(clock=..., sleep=...) from paced_rate moves."""
+    for n in range(patients):
+        book(svc, clinic_id, start, phone=f"+1720555{n:04d}", external_id=f"W{n}")
     with transaction(svc.sessions) as session:
-        row = session.get_one(Clinic, clinic["id"])
+        row = session.get_one(Clinic, clinic_id)
         row.settings = {**row.settings, "send_rate_per_second": 1}
-    clock = [0.0]
-    rate = SendRate(
+    return [0.0]
+
+
+def paced_rate(clock: list[float]) -> SendRate:
+    """Return a SendRate whose waits move the fake clock instead of sleeping."""
+    return SendRate(
         clock=lambda: clock[0], sleep=lambda seconds: clock.__setitem__(0, clock[0] + seconds)
     )
+
+
+def test_a_paced_batch_stops_at_the_window_end_and_the_rest_waits(svc, clinic, twilio_stub):
+    clock = book_paced(svc, clinic["id"], "2026-12-02T23:00", 5)
+    rate = paced_rate(clock)
     # Five texts at one a second, starting two seconds before the 20:00 window end.
     report = run(svc, local("2026-12-02T19:59:58"), rate=rate)
     arrivals = [r for r in reminders(svc) if r.kinds == "arrival"]
@@ -225,15 +236,7 @@ def test_a_paced_batch_stops_at_the_window_end_and_the_rest_waits(svc, clinic, t
 
 
 def test_a_paced_batch_sends_nothing_once_the_visit_has_started(svc, clinic, twilio_stub):
-    for n in range(5):
-        book(svc, clinic["id"], "2026-12-02T13:00", phone=f"+1720555030{n}", external_id=f"W{n}")
-    with transaction(svc.sessions) as session:
-        row = session.get_one(Clinic, clinic["id"])
-        row.settings = {**row.settings, "send_rate_per_second": 1}
-    clock = [0.0]
-    rate = SendRate(
-        clock=lambda: clock[0], sleep=lambda seconds: clock.__setitem__(0, clock[0] + seconds)
-    )
+    rate = paced_rate(book_paced(svc, clinic["id"], "2026-12-02T13:00", 5))
     # Five arrival texts, useful until the 13:00 start, found two seconds before it.
     started = local("2026-12-02T12:59:58")
     run(svc, started, rate=rate)
@@ -449,16 +452,9 @@ def statuses(svc: Services) -> list[str]:
 
 
 def test_another_workers_tick_leaves_a_long_paced_batch_alone(svc, clinic, twilio_stub):
-    for n in range(130):
-        book(svc, clinic["id"], "2026-12-02T13:00", phone=f"+1720555{n:04d}", external_id=f"W{n}")
-    with transaction(svc.sessions) as session:
-        row = session.get_one(Clinic, clinic["id"])
-        row.settings = {**row.settings, "send_rate_per_second": 1}  # a long code
+    clock = book_paced(svc, clinic["id"], "2026-12-02T13:00", 130)  # a long code's pace
+    rate = paced_rate(clock)
     due = min(r.due_at for r in reminders(svc))  # the fasting texts, all due together
-    clock = [0.0]
-    rate = SendRate(
-        clock=lambda: clock[0], sleep=lambda seconds: clock.__setitem__(0, clock[0] + seconds)
-    )
 
     def other_worker_ticks(handed_over: int) -> None:
         # Another worker's tick, past STALE_AFTER into this batch, while a text is with Twilio.
