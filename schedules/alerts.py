@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schedules.models import Alert, AlertKind, Appointment, AppointmentStatus
+from schedules.models import Alert, AlertKind, Appointment, AppointmentStatus, Patient, Reminder
 
 log = logging.getLogger("clinicbot.alerts")
 
@@ -16,6 +16,24 @@ log = logging.getLogger("clinicbot.alerts")
 VISIT_AT_RISK_DAYS = 7
 # Alerts about a patient's safety: acknowledged only with a note saying what was done.
 SAFETY_KINDS: tuple[str, ...] = (AlertKind.CRISIS, AlertKind.EMERGENCY)
+
+
+def mark_number_unusable(
+    session: Session, reminder: Reminder, patient: Patient, code: int, now: datetime
+) -> None:
+    """Record that a reminder's number cannot take texts (Twilio's code), telling staff once."""
+    reminder.status_reason = f"number cannot take texts ({code})"
+    if patient.unusable_at is not None:
+        return
+    patient.unusable_code, patient.unusable_at = code, now
+    raise_alert(
+        session,
+        clinic_id=reminder.clinic_id,
+        patient_id=patient.id,
+        kind=AlertKind.UNUSABLE_NUMBER,
+        now=now,
+        message_id=reminder.message_id,
+    )
 
 
 def raise_alert(

@@ -7,10 +7,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from schedules.alerts import raise_alert
+from schedules.alerts import mark_number_unusable
 from schedules.models import (
     STATUS_RANK,
-    AlertKind,
     Message,
     MessageStatus,
     Patient,
@@ -58,20 +57,8 @@ def record_delivery_status(
 
 
 def _mark_number_unusable(session: Session, sid: str, error_code: int, now: datetime) -> None:
-    """Record that the patient a reminder went to cannot take texts, and tell staff once."""
+    """Record that the patient the reminder with this SID went to cannot take texts."""
     reminder = session.scalar(select(Reminder).where(Reminder.twilio_sid == sid))
-    if reminder is None:
-        return
-    reminder.status_reason = f"number cannot take texts ({error_code})"
-    patient = session.get_one(Patient, reminder.patient_id)
-    if patient.unusable_at is not None:
-        return
-    patient.unusable_code, patient.unusable_at = error_code, now
-    raise_alert(
-        session,
-        clinic_id=reminder.clinic_id,
-        patient_id=patient.id,
-        kind=AlertKind.UNUSABLE_NUMBER,
-        now=now,
-        message_id=reminder.message_id,
-    )
+    if reminder is not None:
+        patient = session.get_one(Patient, reminder.patient_id)
+        mark_number_unusable(session, reminder, patient, error_code, now)

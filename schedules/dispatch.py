@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.dml import Update
 
 from messages.catalog import Catalog, ContentError
-from schedules.alerts import alert_if_visit_at_risk
+from schedules.alerts import alert_if_visit_at_risk, mark_number_unusable
 from schedules.content import clinic_catalog
 from schedules.db import ConnectionTransactions, transaction
 from schedules.driver_sql import DriverStatement, bound_columns
@@ -842,9 +842,7 @@ def _record_failure(
                 )
         elif exc.code in UNUSABLE_NUMBER_CODES:
             reminder.status = ReminderStatus.FAILED
-            reminder.status_reason = f"number cannot take texts ({exc.code})"
-            patient.unusable_code, patient.unusable_at = exc.code, now
-            session.add(_alert(reminder, AlertKind.UNUSABLE_NUMBER, now))
+            mark_number_unusable(session, reminder, patient, exc.code, now)
         elif exc.uncertain:
             reminder.status = ReminderStatus.UNKNOWN
             reminder.status_reason = "provider answer lost; may have been sent, not resent"
